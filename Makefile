@@ -1,0 +1,50 @@
+# Two commands from a fresh clone: `make run` and `make test`. Everything else is a step of those.
+# The virtual environment is the Makefile's own (.venv); nothing needs installing by hand.
+# DATABASE_URL, HOST and PORT are read from the environment (see README.md).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SCN    := $(BIN)/scn
+
+.PHONY: run test install db load lint format typecheck pytest pytest-fast clean
+
+run: load ## Set everything up on the default SQLite database and serve the API
+	$(SCN) serve
+
+test: install lint typecheck pytest ## Lint, type-check and run every test
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+db: install ## Upgrade the database schema to the newest revision
+	$(SCN) db upgrade
+
+load: db ## Load seeds/ into the database
+	$(SCN) load
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+pytest-fast: install ## The suite without tests marked slow
+	$(BIN)/pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

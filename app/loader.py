@@ -1,0 +1,588 @@
+"""`scn load`: make the database hold exactly the validated seeds, and log every change.
+
+One load is one transaction, taken under a lock that only one loader holds at a time (a
+PostgreSQL advisory lock; SQLite's write lock via BEGIN IMMEDIATE). Inside it the loader compares
+each record's content hash with the stored one, then creates, updates and deletes what differs,
+writing one `change` row per record with the next sequence number. Same seeds twice: no change.
+"""
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlmodel import SQLModel
+
+from app import models
+from app.db import is_sqlite
+from app.migrate import head_revision
+from app.seed_reader import SeedSet, read_seeds
+from app.seed_schema import (
+    ActionPlanSeed,
+    CitySeed,
+    ContactPointSeed,
+    CooperationSeed,
+    CountrySeed,
+    LegalBasisSeed,
+    OrganisationSeed,
+    PartialDate,
+    PracticeSeed,
+    SeedRecord,
+    SourceSeed,
+    ThemeSeed,
+)
+from app.vocab import ChangeOperation
+
+ADVISORY_LOCK_KEY = 0x5C4E_10AD  # "SCN load": one loader at a time on a PostgreSQL database
+
+Row = dict[str, Any]
+
+
+class LoadError(Exception):
+    """The load could not run (lock not obtained, database not migrated); nothing was written."""
+
+
+@dataclass
+class EntityRows:
+    """A record as database rows: its own row and the link rows it owns."""
+
+    row: Row
+    links: dict[str, list[Row]] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        canonical = {
+            "row": self.row,
+            "links": {
+                table: sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+                for table, rows in sorted(self.links.items())
+            },
+        }
+        text = json.dumps(canonical, sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class LoadResult:
+    dataset_version: str
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+
+# --- seeds -> rows ------------------------------------------------------------------------------
+
+
+def _partial(prefix: str, text: str | None) -> Row:
+    if text is None:
+        return {prefix: None, f"{prefix}_precision": None}
+    parsed = PartialDate.parse(text)
+    return {prefix: parsed.value, f"{prefix}_precision": parsed.precision.value}
+
+
+def _plain(record: BaseModel, *names: str) -> Row:
+    return {name: getattr(record, name) for name in names}
+
+
+def _source_rows(s: SourceSeed) -> EntityRows:
+    row = _plain(s, "title", "publisher", "kind", "language", "url", "document", "description")
+    return EntityRows(row | _partial("last_modified", s.last_modified))
+
+
+def _theme_rows(t: ThemeSeed) -> EntityRows:
+    return EntityRows(_plain(t, "label", "label_language", "scheme", "description"))
+
+
+def _country_rows(c: CountrySeed) -> EntityRows:
+    row = _plain(
+        c,
+        "iso_code",
+        "name",
+        "national_overview",
+        "strategy_lead",
+        "municipality_count",
+        "police_district_count",
+        "region_count",
+    )
+    strategy = [
+        {"country_id": c.id, "organisation_id": s.organisation, "role": s.role, "note": s.note}
+        for s in c.strategy_organisations
+    ]
+    return EntityRows(row, {"country_strategy_organisation": strategy})
+
+
+def _action_plan_rows(a: ActionPlanSeed) -> EntityRows:
+    row = _plain(a, "year", "title", "status", "summary") | {
+        "country_id": a.country,
+        "emphases": list(a.emphases),
+    }
+    return EntityRows(row)
+
+
+def _legal_basis_rows(lb: LegalBasisSeed) -> EntityRows:
+    row = _plain(lb, "citation", "act", "section", "allows", "forbids")
+    return EntityRows(row | {"country_id": lb.country})
+
+
+def _city_rows(c: CitySeed) -> EntityRows:
+    row = _plain(
+        c,
+        "name",
+        "population",
+        "scn_member",
+        "background",
+        "local_overview",
+        "policy_basis",
+        "motto",
+        "international_exchange_since",
+    )
+    row |= {
+        "country_id": c.country,
+        "tenets": list(c.tenets),
+        "international_exchange_partners": list(c.international_exchange_partners),
+        "focus_age_min": c.focus_ages.min if c.focus_ages else None,
+        "focus_age_max": c.focus_ages.max if c.focus_ages else None,
+    } | _partial("scn_member_since", c.scn_member_since)
+    leaders = [
+        {"city_id": c.id, "role": x.role, "person_name": x.person_name, "title": x.title}
+        for x in c.leaders
+    ]
+    themes = [{"city_id": c.id, "theme_id": t} for t in c.themes]
+    return EntityRows(row, {"city_leader": leaders, "city_theme": themes})
+
+
+def _organisation_rows(o: OrganisationSeed) -> EntityRows:
+    row = _plain(o, "name", "acronym", "kind", "sector", "level", "description", "website")
+    row |= {
+        "country_id": o.country,
+        "city_id": o.city,
+        "parent_id": o.parent,
+        "legal_form": o.legal_form,
+        "registration_number": o.registration.number if o.registration else None,
+        "registration_country": o.registration.country if o.registration else None,
+    } | _partial("established", o.established)
+    relations = [
+        {
+            "organisation_id": o.id,
+            "kind": r.kind,
+            "related_organisation_id": r.organisation,
+            "note": r.note,
+        }
+        for r in o.relations
+    ]
+    return EntityRows(row, {"organisation_relation": relations})
+
+
+def _cooperation_rows(c: CooperationSeed) -> EntityRows:
+    row = _plain(
+        c,
+        "name",
+        "acronym",
+        "kind",
+        "scope",
+        "established_by_law",
+        "purpose",
+        "target_group",
+        "description",
+    )
+    row |= {
+        "country_id": c.country,
+        "city_id": c.city,
+        "model_id": c.model,
+        "legal_basis_id": c.legal_basis,
+    } | _partial("established", c.established)
+    members = [
+        {
+            "cooperation_id": c.id,
+            "organisation_id": m.organisation,
+            "member_cooperation_id": m.cooperation,
+            "sector": m.sector,
+            "role": m.role,
+            "note": m.note,
+        }
+        for m in c.members
+    ]
+    return EntityRows(row, {"cooperation_member": members})
+
+
+def _practice_rows(p: PracticeSeed) -> EntityRows:
+    row = _plain(p, "name", "acronym", "kind", "status", "summary", "availability", "website") | {
+        "country_id": p.country,
+        "parent_id": p.parent,
+        "predecessor_id": p.predecessor,
+        "aims": list(p.aims),
+        "target_groups": list(p.target_groups),
+        "methods": list(p.methods),
+        "age_min": p.ages.min if p.ages else None,
+        "age_max": p.ages.max if p.ages else None,
+        "funding_kind": p.funding.kind if p.funding else None,
+        "funding": p.funding.description if p.funding else None,
+        "cost_amount": Decimal(str(p.cost.amount)) if p.cost else None,
+        "cost_currency": p.cost.currency if p.cost else None,
+        "cost_is_estimate": p.cost.estimate if p.cost else None,
+        "participants_pay_fee": p.participants_pay_fee,
+    }
+    period = p.period
+    row |= _partial("period_start", period.start if period else None)
+    row |= _partial("period_end", period.end if period else None)
+    figures = [
+        {
+            "practice_id": p.id,
+            "key": f.key,
+            "label": f.label,
+            "value": f.decimal_value(),
+            "value_max": Decimal(str(f.max)) if f.max is not None else None,
+            "unit": f.unit,
+            "per": f.per,
+            "approximate": f.approximate,
+        }
+        for f in p.figures
+    ]
+    return EntityRows(
+        row,
+        {
+            "practice_figure": figures,
+            "practice_organisation": [
+                {
+                    "practice_id": p.id,
+                    "organisation_id": o.organisation,
+                    "role": o.role,
+                    "note": o.note,
+                }
+                for o in p.organisations
+            ],
+            "practice_cooperation": [
+                {"practice_id": p.id, "cooperation_id": c.cooperation, "role": c.role}
+                for c in p.cooperations
+            ],
+            "practice_city": [{"practice_id": p.id, "city_id": c} for c in p.cities],
+            "practice_theme": [{"practice_id": p.id, "theme_id": t} for t in p.themes],
+        },
+    )
+
+
+def _contact_point_rows(c: ContactPointSeed) -> EntityRows:
+    row = _plain(c, "kind", "value", "label", "person_name") | {
+        "is_personal": c.personal,
+        "organisation_id": c.organisation,
+        "practice_id": c.practice,
+        "street_address": c.address.street if c.address else None,
+        "postal_code": c.address.postal_code if c.address else None,
+        "locality": c.address.locality if c.address else None,
+        "country_code": c.address.country if c.address else None,
+    }
+    return EntityRows(row)
+
+
+TO_ROWS: dict[str, Callable[[Any], EntityRows]] = {
+    "source": _source_rows,
+    "theme": _theme_rows,
+    "country": _country_rows,
+    "action_plan": _action_plan_rows,
+    "legal_basis": _legal_basis_rows,
+    "city": _city_rows,
+    "organisation": _organisation_rows,
+    "cooperation": _cooperation_rows,
+    "practice": _practice_rows,
+    "contact_point": _contact_point_rows,
+}
+
+OWNED_LINKS: dict[str, list[tuple[str, str]]] = {
+    "country": [("country_strategy_organisation", "country_id")],
+    "city": [("city_leader", "city_id"), ("city_theme", "city_id")],
+    "organisation": [("organisation_relation", "organisation_id")],
+    "cooperation": [("cooperation_member", "cooperation_id")],
+    "practice": [
+        (table, "practice_id")
+        for table in (
+            "practice_figure",
+            "practice_organisation",
+            "practice_cooperation",
+            "practice_city",
+            "practice_theme",
+        )
+    ],
+}
+"""entity -> the link tables (and their owner column) that are part of its records."""
+
+
+def seed_rows(entity: str, record: BaseModel) -> EntityRows:
+    """The rows a seed record becomes, citations included."""
+    rows = TO_ROWS[entity](record)
+    if isinstance(record, SeedRecord):
+        rows.links["citation"] = [
+            {
+                "entity_type": entity,
+                "entity_id": record.id,
+                "source_id": c.source,
+                "section": c.section,
+            }
+            for c in record.cited_sources()
+        ]
+    return rows
+
+
+def content_digest(planned: dict[str, dict[str, EntityRows]]) -> str:
+    """One hash for the whole data set: equal digests, equal data."""
+    digest = hashlib.sha256()
+    for entity, records in planned.items():
+        for record_id in sorted(records):
+            digest.update(f"{entity}/{record_id}/{records[record_id].content_hash()}\n".encode())
+    return digest.hexdigest()
+
+
+# --- applying -------------------------------------------------------------------------------
+
+
+def _table(name: str) -> sa.Table:
+    return SQLModel.metadata.tables[name]
+
+
+def _acquire_lock(connection: sa.Connection, timeout: float, on_wait: Callable[[], None]) -> None:
+    if is_sqlite(connection.engine.url):
+        return  # BEGIN IMMEDIATE already holds SQLite's single write lock
+    deadline = time.monotonic() + timeout
+    waited = False
+    while not connection.execute(
+        sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+    ).scalar_one():
+        if time.monotonic() >= deadline:
+            raise LoadError(
+                f"another load is still running after {timeout:g} s; nothing was written "
+                "(retry later, or raise SCN_LOAD_LOCK_TIMEOUT)"
+            )
+        if not waited:
+            on_wait()
+            waited = True
+        time.sleep(0.1)
+
+
+def _begin(
+    engine: sa.Engine, timeout: float, on_wait: Callable[[], None]
+) -> tuple[sa.Connection, sa.RootTransaction]:
+    """Open the load's transaction, waiting up to `timeout` for SQLite's write lock."""
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        connection = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            return connection, connection.begin()
+        except sa.exc.OperationalError as exc:
+            connection.close()
+            if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+                if "locked" in str(exc.orig):
+                    raise LoadError(
+                        f"another load is still running after {timeout:g} s; nothing was "
+                        "written (retry later, or raise SCN_LOAD_LOCK_TIMEOUT)"
+                    ) from None
+                raise
+            if not waited:
+                on_wait()
+                waited = True
+
+
+def _check_revision(connection: sa.Connection) -> None:
+    expected = head_revision()
+    try:
+        current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.DBAPIError:
+        current = None
+    if current != expected:
+        raise LoadError(
+            f"the database is at schema revision {current or 'none (empty)'}, this code needs "
+            f"{expected}: run `scn db upgrade` first"
+        )
+
+
+def load(
+    engine: sa.Engine,
+    folder: Path,
+    *,
+    lock_timeout: float = 60.0,
+    on_wait: Callable[[], None] = lambda: None,
+    now: datetime | None = None,
+) -> LoadResult:
+    """Validate `folder` completely, then make the database equal to it in one transaction."""
+    seeds = read_seeds(folder)
+    planned = {
+        entity: {rid: seed_rows(entity, rec) for rid, rec in records.items()}
+        for entity, records in seeds.records.items()
+    }
+    digest = content_digest(planned)
+
+    connection, transaction = _begin(engine, lock_timeout, on_wait)
+    try:
+        if is_sqlite(engine.url):
+            # The deferred foreign keys are checked at commit; SQLite needs them on per connection.
+            connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        _acquire_lock(connection, lock_timeout, on_wait)
+        _check_revision(connection)
+        result = _apply(connection, seeds, planned, digest, now or datetime.now(UTC))
+        transaction.commit()
+        return result
+    except BaseException:
+        transaction.rollback()
+        raise
+    finally:
+        connection.close()
+
+
+def _apply(
+    connection: sa.Connection,
+    seeds: SeedSet,
+    planned: dict[str, dict[str, EntityRows]],
+    digest: str,
+    now: datetime,
+) -> LoadResult:
+    state_table = _table("dataset_state")
+    state = connection.execute(sa.select(state_table)).mappings().first()
+    version = seeds.dataset.version
+    result = LoadResult(dataset_version=version)
+    if (
+        state is not None
+        and state["content_digest"] == digest
+        and state["dataset_version"] == version
+    ):
+        return result  # nothing to do: not even the load time changes
+
+    stored: dict[str, dict[str, Row]] = {}
+    for entity in planned:
+        table = _table(entity)
+        stored[entity] = {
+            r["id"]: dict(r)
+            for r in connection.execute(
+                sa.select(table.c.id, table.c.version, table.c.content_hash)
+            ).mappings()
+        }
+
+    load_table = _table("dataset_load")
+    load_id = connection.execute(
+        sa.insert(load_table)
+        .values(dataset_version=version, content_digest=digest, loaded_at=now)
+        .returning(load_table.c.id)
+    ).scalar_one()
+
+    last_seq = state["last_seq"] if state else 0
+    changes: list[Row] = []
+
+    def log(entity: str, record_id: str, op: ChangeOperation, record_version: int) -> None:
+        nonlocal last_seq
+        last_seq += 1
+        changes.append(
+            {
+                "seq": last_seq,
+                "entity_type": entity,
+                "entity_id": record_id,
+                "op": op.value,
+                "version": record_version,
+                "changed_at": now,
+                "load_id": load_id,
+            }
+        )
+
+    # Deletes first (children before parents is not needed: foreign keys are deferred).
+    for entity in reversed(list(planned)):
+        gone = sorted(set(stored[entity]) - set(planned[entity]))
+        for record_id in gone:
+            _delete_links(connection, entity, record_id)
+            connection.execute(sa.delete(_table(entity)).where(_table(entity).c.id == record_id))
+            log(entity, record_id, ChangeOperation.DELETE, stored[entity][record_id]["version"] + 1)
+            result.deleted += 1
+
+    for entity, records in planned.items():
+        table = _table(entity)
+        for record_id in sorted(records):
+            rows = records[record_id]
+            new_hash = rows.content_hash()
+            old = stored[entity].get(record_id)
+            if old is not None and old["content_hash"] == new_hash:
+                continue
+            if old is None:
+                record_version = _next_version_after_delete(connection, entity, record_id)
+                connection.execute(
+                    sa.insert(table).values(
+                        id=record_id,
+                        version=record_version,
+                        updated_at=now,
+                        content_hash=new_hash,
+                        **rows.row,
+                    )
+                )
+                result.created += 1
+            else:
+                record_version = old["version"] + 1
+                _delete_links(connection, entity, record_id)
+                connection.execute(
+                    sa.update(table)
+                    .where(table.c.id == record_id)
+                    .values(
+                        version=record_version, updated_at=now, content_hash=new_hash, **rows.row
+                    )
+                )
+                result.updated += 1
+            for link_table, link_rows in rows.links.items():
+                if link_rows:
+                    connection.execute(sa.insert(_table(link_table)), link_rows)
+            log(entity, record_id, ChangeOperation.UPSERT, record_version)
+
+    if changes:
+        connection.execute(sa.insert(_table("change")), changes)
+        result.first_seq, result.last_seq = changes[0]["seq"], changes[-1]["seq"]
+    connection.execute(
+        sa.update(load_table)
+        .where(load_table.c.id == load_id)
+        .values(
+            first_seq=result.first_seq,
+            last_seq=result.last_seq,
+            created=result.created,
+            updated=result.updated,
+            deleted=result.deleted,
+        )
+    )
+    state_values = {
+        "dataset_version": version,
+        "content_digest": digest,
+        "loaded_at": now,
+        "last_seq": last_seq,
+    }
+    if state is None:
+        connection.execute(sa.insert(state_table).values(id=1, **state_values))
+    else:
+        connection.execute(sa.update(state_table).values(**state_values))
+    return result
+
+
+def _delete_links(connection: sa.Connection, entity: str, record_id: str) -> None:
+    owned = [*OWNED_LINKS.get(entity, []), ("citation", "entity_id")]
+    for table_name, owner_column in owned:
+        table = _table(table_name)
+        condition = table.c[owner_column] == record_id
+        if table_name == "citation":
+            condition &= table.c.entity_type == entity
+        connection.execute(sa.delete(table).where(condition))
+
+
+def _next_version_after_delete(connection: sa.Connection, entity: str, record_id: str) -> int:
+    """A record that comes back after a delete continues its version count, never repeats it."""
+    change = _table("change")
+    latest = connection.execute(
+        sa.select(sa.func.max(change.c.version)).where(
+            change.c.entity_type == entity, change.c.entity_id == record_id
+        )
+    ).scalar()
+    return (latest or 0) + 1
+
+
+assert set(TO_ROWS) == set(models.ENTITIES), "every entity needs its seed -> rows mapping"

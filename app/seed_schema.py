@@ -1,0 +1,388 @@
+"""The layout of the files in `seeds/`: one pydantic model per entity, strict and closed.
+
+Strict mode refuses "96500" where a number belongs and `extra="forbid"` refuses a misspelt
+field, so a mistake in a seed file stops the load instead of becoming a silent null.
+docs/DATA.md describes every field for the people who edit the files.
+"""
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from app import vocab
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=64)]
+Text = Annotated[str, Field(min_length=1)]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Url = Annotated[str, Field(pattern=r"^https?://\S+$")]
+Count = Annotated[int, Field(ge=0)]
+
+_PARTIAL_DATE = re.compile(r"^(\d{3}0)s$|^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+
+
+class PartialDate(BaseModel):
+    """A date known to a decade ("1970s"), a year ("2009"), a month ("2016-12") or a day."""
+
+    value: date
+    precision: vocab.DatePrecision
+
+    @classmethod
+    def parse(cls, text: str) -> "PartialDate":
+        match = _PARTIAL_DATE.match(text)
+        if not match:
+            raise ValueError("expected a date as YYYY-MM-DD, YYYY-MM, YYYY or a decade as 1970s")
+        decade, year, month, day = match.groups()
+        if decade:
+            return cls(value=date(int(decade), 1, 1), precision=vocab.DatePrecision.DECADE)
+        if day and not month:  # pragma: no cover - the pattern makes this impossible
+            raise ValueError("a day needs a month")
+        precision = (
+            vocab.DatePrecision.DAY
+            if day
+            else vocab.DatePrecision.MONTH
+            if month
+            else vocab.DatePrecision.YEAR
+        )
+        try:
+            value = date(int(year), int(month or 1), int(day or 1))
+        except ValueError as exc:
+            raise ValueError(f"not a real date: {exc}") from None
+        return cls(value=value, precision=precision)
+
+
+DateText = Annotated[str, AfterValidator(lambda t: (PartialDate.parse(t), t)[1])]
+"""A partial date as written in a seed file; `PartialDate.parse` turns it into value + precision."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CitationDetail(Strict):
+    source: Slug
+    section: Text | None = None
+
+
+SourceRef = Slug | CitationDetail
+
+
+class SeedRecord(Strict):
+    id: Slug
+    sources: list[SourceRef] = Field(min_length=1)
+
+    def cited_sources(self) -> list[CitationDetail]:
+        return [
+            s if isinstance(s, CitationDetail) else CitationDetail(source=s) for s in self.sources
+        ]
+
+
+# --- sources and themes ----------------------------------------------------------------------
+
+
+class SourceSeed(Strict):
+    id: Slug
+    title: Text
+    publisher: Text | None = None
+    kind: vocab.SourceKind
+    language: LanguageCode
+    url: Url | None = None
+    document: Annotated[str, Field(pattern=r"^[\w.-]+\.txt$")]
+    last_modified: DateText | None = None
+    description: Text | None = None
+
+
+class ThemeSeed(SeedRecord):
+    label: Text
+    label_language: LanguageCode
+    scheme: Slug
+    description: Text | None = None
+
+
+# --- countries ---------------------------------------------------------------------------------
+
+
+class StrategyOrganisationSeed(Strict):
+    organisation: Slug
+    role: vocab.CountryStrategyRole
+    note: Text | None = None
+
+
+class CountrySeed(SeedRecord):
+    iso_code: CountryCode
+    name: Text
+    national_overview: Text | None = None
+    strategy_lead: Text | None = None
+    strategy_organisations: list[StrategyOrganisationSeed] = []
+    municipality_count: Count | None = None
+    police_district_count: Count | None = None
+    region_count: Count | None = None
+
+
+class ActionPlanSeed(SeedRecord):
+    country: Slug
+    year: Annotated[int, Field(ge=1900, le=2100)]
+    title: Text
+    status: vocab.ActionPlanStatus | None = None
+    summary: Text | None = None
+    emphases: list[Text] = []
+
+
+class LegalBasisSeed(SeedRecord):
+    country: Slug
+    citation: Text
+    act: Text
+    section: Text | None = None
+    allows: Text | None = None
+    forbids: Text | None = None
+
+
+# --- cities ------------------------------------------------------------------------------------
+
+
+class AgeRange(Strict):
+    min: Count
+    max: Count
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "AgeRange":
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class LeaderSeed(Strict):
+    role: Text
+    person_name: Text
+    title: Text | None = None
+
+
+class CitySeed(SeedRecord):
+    country: Slug
+    name: Text
+    population: Count | None = None
+    scn_member: bool | None = None
+    scn_member_since: DateText | None = None
+    background: Text | None = None
+    local_overview: Text | None = None
+    policy_basis: Text | None = None
+    tenets: list[Text] = []
+    motto: Text | None = None
+    focus_ages: AgeRange | None = None
+    international_exchange_since: Annotated[int, Field(ge=1900, le=2100)] | None = None
+    international_exchange_partners: list[Text] = []
+    leaders: list[LeaderSeed] = []
+    themes: list[Slug] = []
+
+    @model_validator(mode="after")
+    def _membership(self) -> "CitySeed":
+        if self.scn_member_since and self.scn_member is not True:
+            raise ValueError("scn_member_since is set, so scn_member must be true")
+        return self
+
+
+# --- organisations and cooperations ------------------------------------------------------------
+
+
+class RegistrationSeed(Strict):
+    number: Text
+    country: CountryCode
+
+
+class OrganisationRelationSeed(Strict):
+    kind: vocab.OrganisationRelationKind
+    organisation: Slug
+    note: Text | None = None
+
+
+class OrganisationSeed(SeedRecord):
+    name: Text
+    acronym: Text | None = None
+    kind: vocab.OrganisationKind
+    sector: vocab.Sector | None = None
+    level: vocab.Level | None = None
+    country: Slug | None = None
+    city: Slug | None = None
+    parent: Slug | None = None
+    description: Text | None = None
+    website: Url | None = None
+    established: DateText | None = None
+    legal_form: Text | None = None
+    registration: RegistrationSeed | None = None
+    relations: list[OrganisationRelationSeed] = []
+
+
+class MemberSeed(Strict):
+    organisation: Slug | None = None
+    cooperation: Slug | None = None
+    sector: Text | None = None
+    role: vocab.MemberRole = vocab.MemberRole.MEMBER
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "MemberSeed":
+        given = [f for f in ("organisation", "cooperation", "sector") if getattr(self, f)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of organisation, cooperation or sector")
+        return self
+
+
+class CooperationSeed(SeedRecord):
+    name: Text
+    acronym: Text | None = None
+    kind: vocab.CooperationKind
+    scope: vocab.CooperationScope
+    country: Slug
+    city: Slug | None = None
+    model: Slug | None = None
+    legal_basis: Slug | None = None
+    established: DateText | None = None
+    established_by_law: bool | None = None
+    purpose: Text | None = None
+    target_group: Text | None = None
+    description: Text | None = None
+    members: list[MemberSeed] = []
+
+
+# --- practices ---------------------------------------------------------------------------------
+
+
+class PeriodSeed(Strict):
+    start: DateText | None = None
+    end: DateText | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PeriodSeed":
+        start, end = self.start, self.end
+        if start and end and PartialDate.parse(start).value > PartialDate.parse(end).value:
+            raise ValueError(f"start ({self.start}) is after end ({self.end})")
+        return self
+
+
+class FundingSeed(Strict):
+    kind: vocab.FundingKind | None = None
+    description: Text | None = None
+
+
+Amount = Annotated[int | float, Field(ge=0)]
+
+
+class CostSeed(Strict):
+    amount: Amount
+    currency: CurrencyCode
+    estimate: bool = False
+
+
+class FigureSeed(Strict):
+    key: Slug
+    label: Text
+    value: Amount
+    max: Amount | None = None
+    unit: Text
+    per: Text | None = None
+    approximate: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "FigureSeed":
+        if self.max is not None and self.value > self.max:
+            raise ValueError(f"value ({self.value}) is greater than max ({self.max})")
+        return self
+
+    def decimal_value(self) -> Decimal:
+        return Decimal(str(self.value))
+
+
+class PracticeOrganisationSeed(Strict):
+    organisation: Slug
+    role: vocab.PracticeOrganisationRole
+    note: Text | None = None
+
+
+class PracticeCooperationSeed(Strict):
+    cooperation: Slug
+    role: vocab.PracticeCooperationRole
+
+
+class PracticeSeed(SeedRecord):
+    name: Text
+    acronym: Text | None = None
+    kind: vocab.PracticeKind
+    status: vocab.PracticeStatus | None = None
+    country: Slug
+    parent: Slug | None = None
+    predecessor: Slug | None = None
+    summary: Text | None = None
+    aims: list[Text] = []
+    target_groups: list[Text] = []
+    methods: list[Text] = []
+    ages: AgeRange | None = None
+    period: PeriodSeed | None = None
+    availability: Text | None = None
+    funding: FundingSeed | None = None
+    cost: CostSeed | None = None
+    participants_pay_fee: bool | None = None
+    website: Url | None = None
+    figures: list[FigureSeed] = []
+    organisations: list[PracticeOrganisationSeed] = []
+    cooperations: list[PracticeCooperationSeed] = []
+    cities: list[Slug] = []
+    themes: list[Slug] = []
+
+
+# --- contact points ----------------------------------------------------------------------------
+
+
+class AddressSeed(Strict):
+    street: Text | None = None
+    postal_code: Text | None = None
+    locality: Text
+    country: CountryCode
+
+
+class ContactPointSeed(SeedRecord):
+    kind: vocab.ContactKind
+    value: Text
+    label: Text | None = None
+    personal: bool
+    person_name: Text | None = None
+    organisation: Slug | None = None
+    practice: Slug | None = None
+    address: AddressSeed | None = None
+
+    @model_validator(mode="after")
+    def _owner_and_address(self) -> "ContactPointSeed":
+        if not (self.organisation or self.practice):
+            raise ValueError("give organisation, practice or both: whose contact point this is")
+        if self.person_name and not self.personal:
+            raise ValueError("person_name is set, so personal must be true")
+        if self.address and self.kind is not vocab.ContactKind.POSTAL_ADDRESS:
+            raise ValueError("address is only for kind postal_address")
+        return self
+
+
+class DatasetSeed(Strict):
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    title: Text
+    description: Text | None = None
+
+
+SEED_FILES: dict[str, tuple[str, type[BaseModel]]] = {
+    "source": ("sources.yaml", SourceSeed),
+    "theme": ("themes.yaml", ThemeSeed),
+    "country": ("countries.yaml", CountrySeed),
+    "action_plan": ("action_plans.yaml", ActionPlanSeed),
+    "legal_basis": ("legal_bases.yaml", LegalBasisSeed),
+    "city": ("cities.yaml", CitySeed),
+    "organisation": ("organisations.yaml", OrganisationSeed),
+    "cooperation": ("cooperations.yaml", CooperationSeed),
+    "practice": ("practices.yaml", PracticeSeed),
+    "contact_point": ("contact_points.yaml", ContactPointSeed),
+}
+"""Entity name -> (file in seeds/, record model). Every file holds a YAML list of records."""
+
+DATASET_FILE = "dataset.yaml"

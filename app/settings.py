@@ -1,0 +1,37 @@
+"""Configuration, read once from the environment (and a `.env` file if present).
+
+Each setting has its default and its meaning here; the README's table lists the same names.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'scn.sqlite3'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the database; postgresql+psycopg://... selects PostgreSQL",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface `scn serve` listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `scn serve` listens on")
+    seeds_dir: Path = Field(
+        default=PROJECT_ROOT / "seeds", description="Folder `scn load` reads by default"
+    )
+    load_lock_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds `scn load` waits for another running load before it gives up",
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,144 @@
+"""Controlled vocabularies: the allowed values of every enumerated field.
+
+One list serves the seed validator, the database CHECK constraints and (later) the API contract,
+so a value cannot be valid in one place and refused in another.
+"""
+
+from enum import StrEnum
+
+
+class DatePrecision(StrEnum):
+    """How much of a date the source gives: "1970s" is a decade, "December 2016" a month."""
+
+    DECADE = "decade"
+    YEAR = "year"
+    MONTH = "month"
+    DAY = "day"
+
+
+class SourceKind(StrEnum):
+    CITY_PROFILE = "city_profile"
+    WEB_PAGE = "web_page"
+    PROJECT_CATALOGUE = "project_catalogue"
+
+
+class ActionPlanStatus(StrEnum):
+    CURRENT = "current"
+    SUPERSEDED = "superseded"
+
+
+class OrganisationKind(StrEnum):
+    MINISTRY = "ministry"
+    AGENCY = "agency"
+    CENTRE = "centre"
+    POLICE = "police"
+    SECURITY_SERVICE = "security_service"
+    MUNICIPALITY = "municipality"
+    ASSOCIATION = "association"
+    NETWORK = "network"
+    UNIT = "unit"
+    COMPANY = "company"
+    NON_PROFIT = "non_profit"
+    UNIVERSITY = "university"
+    INTERNATIONAL_BODY = "international_body"
+
+
+class Sector(StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+    CIVIL_SOCIETY = "civil_society"
+
+
+class Level(StrEnum):
+    INTERNATIONAL = "international"
+    NATIONAL = "national"
+    REGIONAL = "regional"
+    LOCAL = "local"
+
+
+class OrganisationRelationKind(StrEnum):
+    """A typed edge between two organisations, besides "part of" (the parent)."""
+
+    SUPPORTED_BY = "supported_by"
+    LED_BY = "led_by"
+    ANSWERABLE_TO = "answerable_to"
+    COOPERATES_WITH = "cooperates_with"
+
+
+class CooperationKind(StrEnum):
+    CRIME_PREVENTION_COOPERATION = "crime_prevention_cooperation"
+    TASK_FORCE = "task_force"
+    STANDBY_UNIT = "standby_unit"
+    COORDINATION_TEAM = "coordination_team"
+    AUTHORITY_PARTNERSHIP = "authority_partnership"
+
+
+class CooperationScope(StrEnum):
+    """A national model (SSP as Denmark runs it) or one local instance of it (SSP Viborg)."""
+
+    NATIONAL_MODEL = "national_model"
+    LOCAL = "local"
+
+
+class MemberRole(StrEnum):
+    MEMBER = "member"
+    SUPPORTER = "supporter"
+    CONSULTED = "consulted"
+
+
+class PracticeKind(StrEnum):
+    PROGRAMME = "programme"
+    PROJECT = "project"
+    TRAINING = "training"
+    MENTORING = "mentoring"
+    TREATMENT = "treatment"
+    INTERVENTION = "intervention"
+    HOTLINE = "hotline"
+    MEETINGS = "meetings"
+    PLATFORM = "platform"
+    PUBLICATION = "publication"
+    POLICY = "policy"
+
+
+class PracticeStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    PLANNED = "planned"
+
+
+class FundingKind(StrEnum):
+    EU = "eu"
+    NATIONAL_GOVERNMENT = "national_government"
+    MUNICIPAL = "municipal"
+    PRIVATE = "private"
+
+
+class PracticeOrganisationRole(StrEnum):
+    LEAD = "lead"
+    COORDINATOR = "coordinator"
+    PARTNER = "partner"
+    EXTERNAL_PARTNER = "external_partner"
+    FUNDER = "funder"
+    SUPPORTER = "supporter"
+
+
+class PracticeCooperationRole(StrEnum):
+    DELIVERED_BY = "delivered_by"
+    TARGET = "target"
+
+
+class CountryStrategyRole(StrEnum):
+    LEAD = "lead"
+    SUPPORT = "support"
+
+
+class ContactKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    POSTAL_ADDRESS = "postal_address"
+    WEBSITE = "website"
+
+
+class ChangeOperation(StrEnum):
+    UPSERT = "upsert"
+    DELETE = "delete"

@@ -1,0 +1,60 @@
+"""Alembic environment: migrations target the SQLModel metadata of app.models.
+
+The URL comes from the config attribute `database_url` (set by app.migrate) or DATABASE_URL.
+Batch mode is on so that later revisions can alter tables on SQLite, which cannot ALTER much.
+"""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401  (registers every table on the metadata)
+from app.db import create_engine
+from app.settings import get_settings
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def database_url() -> str:
+    url = config.attributes.get("database_url") or get_settings().database_url
+    return str(url)
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = create_engine(database_url())
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

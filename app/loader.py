@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sqlmodel import SQLModel
 
 from app import models
-from app.db import is_sqlite
+from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
 from app.seed_reader import SeedSet, read_seeds
 from app.seed_schema import (
@@ -41,6 +41,7 @@ from app.seed_schema import (
 from app.vocab import ChangeOperation
 
 ADVISORY_LOCK_KEY = 0x5C4E_10AD  # "SCN load": one loader at a time on a PostgreSQL database
+LOCK_POLL_MS = 100
 
 Row = dict[str, Any]
 
@@ -366,31 +367,42 @@ def _acquire_lock(connection: sa.Connection, timeout: float, on_wait: Callable[[
         if not waited:
             on_wait()
             waited = True
-        time.sleep(0.1)
+        time.sleep(LOCK_POLL_MS / 1000)
 
 
 def _begin(
     engine: sa.Engine, timeout: float, on_wait: Callable[[], None]
 ) -> tuple[sa.Connection, sa.RootTransaction]:
-    """Open the load's transaction, waiting up to `timeout` for SQLite's write lock."""
+    """Open the load's transaction; on SQLite, wait up to `timeout` for the write lock."""
     deadline = time.monotonic() + timeout
     waited = False
     while True:
-        connection = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        connection = engine.connect()
+        if is_sqlite(engine.url):
+            # Short waits inside SQLite, so the wait can be reported and bounded here.
+            _sqlite_busy_timeout(connection, LOCK_POLL_MS)
+        connection = connection.execution_options(sqlite_begin="IMMEDIATE")
         try:
             return connection, connection.begin()
         except sa.exc.OperationalError as exc:
             connection.close()
-            if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
-                if "locked" in str(exc.orig):
-                    raise LoadError(
-                        f"another load is still running after {timeout:g} s; nothing was "
-                        "written (retry later, or raise SCN_LOAD_LOCK_TIMEOUT)"
-                    ) from None
+            if "locked" not in str(exc.orig):
                 raise
+            if time.monotonic() >= deadline:
+                raise LoadError(
+                    f"another load is still running after {timeout:g} s; nothing was written "
+                    "(retry later, or raise SCN_LOAD_LOCK_TIMEOUT)"
+                ) from None
             if not waited:
                 on_wait()
                 waited = True
+
+
+def _sqlite_busy_timeout(connection: sa.Connection, milliseconds: int) -> None:
+    # On the driver connection: through SQLAlchemy, the PRAGMA would start a transaction.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA busy_timeout = {milliseconds}")
 
 
 def _check_revision(connection: sa.Connection) -> None:
@@ -436,6 +448,8 @@ def load(
         transaction.rollback()
         raise
     finally:
+        if is_sqlite(engine.url):
+            _sqlite_busy_timeout(connection, SQLITE_BUSY_TIMEOUT_MS)
         connection.close()
 
 

@@ -8,11 +8,15 @@ docs/DATA.md describes every field for the people who edit the files.
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from app import vocab
+
+E = TypeVar("E")
+Vocab = Annotated[E, Strict(False)]
+"""A vocabulary value, written in YAML as its plain string (strict mode would want the enum)."""
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=64)]
@@ -30,7 +34,7 @@ class PartialDate(BaseModel):
     """A date known to a decade ("1970s"), a year ("2009"), a month ("2016-12") or a day."""
 
     value: date
-    precision: vocab.DatePrecision
+    precision: Vocab[vocab.DatePrecision]
 
     @classmethod
     def parse(cls, text: str) -> "PartialDate":
@@ -89,7 +93,7 @@ class SourceSeed(Strict):
     id: Slug
     title: Text
     publisher: Text | None = None
-    kind: vocab.SourceKind
+    kind: Vocab[vocab.SourceKind]
     language: LanguageCode
     url: Url | None = None
     document: Annotated[str, Field(pattern=r"^[\w.-]+\.txt$")]
@@ -109,7 +113,7 @@ class ThemeSeed(SeedRecord):
 
 class StrategyOrganisationSeed(Strict):
     organisation: Slug
-    role: vocab.CountryStrategyRole
+    role: Vocab[vocab.CountryStrategyRole]
     note: Text | None = None
 
 
@@ -128,7 +132,7 @@ class ActionPlanSeed(SeedRecord):
     country: Slug
     year: Annotated[int, Field(ge=1900, le=2100)]
     title: Text
-    status: vocab.ActionPlanStatus | None = None
+    status: Vocab[vocab.ActionPlanStatus] | None = None
     summary: Text | None = None
     emphases: list[Text] = []
 
@@ -195,7 +199,7 @@ class RegistrationSeed(Strict):
 
 
 class OrganisationRelationSeed(Strict):
-    kind: vocab.OrganisationRelationKind
+    kind: Vocab[vocab.OrganisationRelationKind]
     organisation: Slug
     note: Text | None = None
 
@@ -203,9 +207,9 @@ class OrganisationRelationSeed(Strict):
 class OrganisationSeed(SeedRecord):
     name: Text
     acronym: Text | None = None
-    kind: vocab.OrganisationKind
-    sector: vocab.Sector | None = None
-    level: vocab.Level | None = None
+    kind: Vocab[vocab.OrganisationKind]
+    sector: Vocab[vocab.Sector] | None = None
+    level: Vocab[vocab.Level] | None = None
     country: Slug | None = None
     city: Slug | None = None
     parent: Slug | None = None
@@ -221,7 +225,7 @@ class MemberSeed(Strict):
     organisation: Slug | None = None
     cooperation: Slug | None = None
     sector: Text | None = None
-    role: vocab.MemberRole = vocab.MemberRole.MEMBER
+    role: Vocab[vocab.MemberRole] = vocab.MemberRole.MEMBER
     note: Text | None = None
 
     @model_validator(mode="after")
@@ -235,8 +239,8 @@ class MemberSeed(Strict):
 class CooperationSeed(SeedRecord):
     name: Text
     acronym: Text | None = None
-    kind: vocab.CooperationKind
-    scope: vocab.CooperationScope
+    kind: Vocab[vocab.CooperationKind]
+    scope: Vocab[vocab.CooperationScope]
     country: Slug
     city: Slug | None = None
     model: Slug | None = None
@@ -265,7 +269,7 @@ class PeriodSeed(Strict):
 
 
 class FundingSeed(Strict):
-    kind: vocab.FundingKind | None = None
+    kind: Vocab[vocab.FundingKind] | None = None
     description: Text | None = None
 
 
@@ -299,20 +303,20 @@ class FigureSeed(Strict):
 
 class PracticeOrganisationSeed(Strict):
     organisation: Slug
-    role: vocab.PracticeOrganisationRole
+    role: Vocab[vocab.PracticeOrganisationRole]
     note: Text | None = None
 
 
 class PracticeCooperationSeed(Strict):
     cooperation: Slug
-    role: vocab.PracticeCooperationRole
+    role: Vocab[vocab.PracticeCooperationRole]
 
 
 class PracticeSeed(SeedRecord):
     name: Text
     acronym: Text | None = None
-    kind: vocab.PracticeKind
-    status: vocab.PracticeStatus | None = None
+    kind: Vocab[vocab.PracticeKind]
+    status: Vocab[vocab.PracticeStatus] | None = None
     country: Slug
     parent: Slug | None = None
     predecessor: Slug | None = None
@@ -345,7 +349,7 @@ class AddressSeed(Strict):
 
 
 class ContactPointSeed(SeedRecord):
-    kind: vocab.ContactKind
+    kind: Vocab[vocab.ContactKind]
     value: Text
     label: Text | None = None
     personal: bool

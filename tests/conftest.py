@@ -19,6 +19,7 @@ from app.db import create_engine
 from app.settings import PROJECT_ROOT
 
 SEEDS = PROJECT_ROOT / "seeds"
+MINI_SEEDS = PROJECT_ROOT / "tests" / "fixtures" / "mini-seeds"
 ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -141,4 +142,12 @@ def seeds_copy(tmp_path: Path) -> Path:
     """A copy of seeds/ that a test may edit."""
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture
+def mini_copy(tmp_path: Path) -> Path:
+    """A copy of the loader's small test data set (tests/fixtures/mini-seeds) to edit."""
+    target = tmp_path / "mini-seeds"
+    shutil.copytree(MINI_SEEDS, target)
     return target

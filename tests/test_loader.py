@@ -10,19 +10,8 @@ import sqlalchemy as sa
 
 from app.loader import ADVISORY_LOCK_KEY, LoadError, load
 from app.models import DatasetLoad, DatasetState
-from app.settings import PROJECT_ROOT
+from tests.conftest import MINI_SEEDS as MINI
 from tests.helpers import count, database_snapshot, edit_record, remove_record
-
-MINI = PROJECT_ROOT / "tests" / "fixtures" / "mini-seeds"
-
-
-@pytest.fixture
-def mini_copy(tmp_path: Path) -> Path:
-    import shutil
-
-    target = tmp_path / "mini-seeds"
-    shutil.copytree(MINI, target)
-    return target
 
 
 def changes(engine: sa.Engine) -> list[tuple[int, str, str, str, int]]:

@@ -1,6 +1,5 @@
 """The `scn` command line: serve, db, load."""
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -147,4 +146,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -64,11 +64,11 @@ DateText = Annotated[str, AfterValidator(lambda t: (PartialDate.parse(t), t)[1])
 """A partial date as written in a seed file; `PartialDate.parse` turns it into value + precision."""
 
 
-class Strict(BaseModel):
+class SeedModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class CitationDetail(Strict):
+class CitationDetail(SeedModel):
     source: Slug
     section: Text | None = None
 
@@ -76,7 +76,7 @@ class CitationDetail(Strict):
 SourceRef = Slug | CitationDetail
 
 
-class SeedRecord(Strict):
+class SeedRecord(SeedModel):
     id: Slug
     sources: list[SourceRef] = Field(min_length=1)
 
@@ -89,7 +89,7 @@ class SeedRecord(Strict):
 # --- sources and themes ----------------------------------------------------------------------
 
 
-class SourceSeed(Strict):
+class SourceSeed(SeedModel):
     id: Slug
     title: Text
     publisher: Text | None = None
@@ -111,7 +111,7 @@ class ThemeSeed(SeedRecord):
 # --- countries ---------------------------------------------------------------------------------
 
 
-class StrategyOrganisationSeed(Strict):
+class StrategyOrganisationSeed(SeedModel):
     organisation: Slug
     role: Vocab[vocab.CountryStrategyRole]
     note: Text | None = None
@@ -149,7 +149,7 @@ class LegalBasisSeed(SeedRecord):
 # --- cities ------------------------------------------------------------------------------------
 
 
-class AgeRange(Strict):
+class AgeRange(SeedModel):
     min: Count
     max: Count
 
@@ -160,7 +160,7 @@ class AgeRange(Strict):
         return self
 
 
-class LeaderSeed(Strict):
+class LeaderSeed(SeedModel):
     role: Text
     person_name: Text
     title: Text | None = None
@@ -193,12 +193,12 @@ class CitySeed(SeedRecord):
 # --- organisations and cooperations ------------------------------------------------------------
 
 
-class RegistrationSeed(Strict):
+class RegistrationSeed(SeedModel):
     number: Text
     country: CountryCode
 
 
-class OrganisationRelationSeed(Strict):
+class OrganisationRelationSeed(SeedModel):
     kind: Vocab[vocab.OrganisationRelationKind]
     organisation: Slug
     note: Text | None = None
@@ -221,7 +221,7 @@ class OrganisationSeed(SeedRecord):
     relations: list[OrganisationRelationSeed] = []
 
 
-class MemberSeed(Strict):
+class MemberSeed(SeedModel):
     organisation: Slug | None = None
     cooperation: Slug | None = None
     sector: Text | None = None
@@ -256,7 +256,7 @@ class CooperationSeed(SeedRecord):
 # --- practices ---------------------------------------------------------------------------------
 
 
-class PeriodSeed(Strict):
+class PeriodSeed(SeedModel):
     start: DateText | None = None
     end: DateText | None = None
 
@@ -268,7 +268,7 @@ class PeriodSeed(Strict):
         return self
 
 
-class FundingSeed(Strict):
+class FundingSeed(SeedModel):
     kind: Vocab[vocab.FundingKind] | None = None
     description: Text | None = None
 
@@ -276,13 +276,13 @@ class FundingSeed(Strict):
 Amount = Annotated[int | float, Field(ge=0)]
 
 
-class CostSeed(Strict):
+class CostSeed(SeedModel):
     amount: Amount
     currency: CurrencyCode
     estimate: bool = False
 
 
-class FigureSeed(Strict):
+class FigureSeed(SeedModel):
     key: Slug
     label: Text
     value: Amount
@@ -301,13 +301,13 @@ class FigureSeed(Strict):
         return Decimal(str(self.value))
 
 
-class PracticeOrganisationSeed(Strict):
+class PracticeOrganisationSeed(SeedModel):
     organisation: Slug
     role: Vocab[vocab.PracticeOrganisationRole]
     note: Text | None = None
 
 
-class PracticeCooperationSeed(Strict):
+class PracticeCooperationSeed(SeedModel):
     cooperation: Slug
     role: Vocab[vocab.PracticeCooperationRole]
 
@@ -341,7 +341,7 @@ class PracticeSeed(SeedRecord):
 # --- contact points ----------------------------------------------------------------------------
 
 
-class AddressSeed(Strict):
+class AddressSeed(SeedModel):
     street: Text | None = None
     postal_code: Text | None = None
     locality: Text
@@ -369,13 +369,13 @@ class ContactPointSeed(SeedRecord):
         return self
 
 
-class DatasetSeed(Strict):
+class DatasetSeed(SeedModel):
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
     title: Text
     description: Text | None = None
 
 
-SEED_FILES: dict[str, tuple[str, type[BaseModel]]] = {
+SEED_FILES: dict[str, tuple[str, type[SeedModel]]] = {
     "source": ("sources.yaml", SourceSeed),
     "theme": ("themes.yaml", ThemeSeed),
     "country": ("countries.yaml", CountrySeed),

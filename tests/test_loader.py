@@ -19,7 +19,7 @@ def changes(engine: sa.Engine) -> list[tuple[int, str, str, str, int]]:
         rows = connection.execute(
             sa.text("SELECT seq, entity_type, entity_id, op, version FROM change ORDER BY seq")
         ).all()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def test_first_load_creates_every_record_and_logs_each_once(
@@ -41,8 +41,8 @@ def test_load_records_the_data_set_version_and_time(engine: sa.Engine, mini_copy
     moment = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     load(engine, mini_copy, now=moment)
     with engine.connect() as connection:
-        state = connection.execute(sa.select(DatasetState.__table__)).mappings().one()
-        runs = connection.execute(sa.select(DatasetLoad.__table__)).mappings().all()
+        state = connection.execute(sa.select(DatasetState)).mappings().one()
+        runs = connection.execute(sa.select(DatasetLoad)).mappings().all()
     assert state["dataset_version"] == "0.1.0"
     assert state["last_seq"] == 17
     assert state["loaded_at"] == moment

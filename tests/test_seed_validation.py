@@ -35,7 +35,17 @@ def append_record(file: str, record: dict[str, Any]) -> Edit:
 
 
 def raw_text(file: str, text: str) -> Edit:
-    return lambda folder: (folder / file).write_text(text, encoding="utf-8")
+    def edit(folder: Path) -> None:
+        (folder / file).write_text(text, encoding="utf-8")
+
+    return edit
+
+
+def raw_bytes(file: str, data: bytes) -> Edit:
+    def edit(folder: Path) -> None:
+        (folder / file).write_bytes(data)
+
+    return edit
 
 
 def duplicate_first_record(file: str) -> Edit:
@@ -217,7 +227,7 @@ CASES: list[tuple[str, Edit, str]] = [
     ),
     (
         "not UTF-8",
-        lambda folder: (folder / "themes.yaml").write_bytes("- id: å\n".encode("latin-1")),
+        raw_bytes("themes.yaml", "- id: å\n".encode("latin-1")),
         "themes.yaml: not UTF-8 text",
     ),
 ]

@@ -1,5 +1,6 @@
 """Engines and sessions for SQLite (the embedded default) and PostgreSQL."""
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,10 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # An impossible folder is not an error here: connecting will say so, in the same way
+        # as for any other database that cannot be opened.
+        with contextlib.suppress(OSError):
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **kwargs)
 
     @sa.event.listens_for(engine, "connect")

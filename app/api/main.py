@@ -42,14 +42,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 current = connection.execute(
                     sa.text("SELECT version_num FROM alembic_version")
                 ).scalar()
+                if current != expected_revision:
+                    return _not_ready(
+                        f"The database is at schema revision {current or 'none'}; this server "
+                        f"needs {expected_revision}. Run `scn db upgrade`."
+                    )
                 loaded = connection.execute(sa.text("SELECT last_seq FROM dataset_state")).scalar()
         except sa.exc.DBAPIError:
             return _not_ready("The database does not answer, or holds no schema.")
-        if current != expected_revision:
-            return _not_ready(
-                f"The database is at schema revision {current}; this server needs "
-                f"{expected_revision}. Run `scn db upgrade`."
-            )
         if loaded is None:
             return _not_ready("No data set is loaded. Run `scn load`.")
         return JSONResponse({"status": "ready", "schema_revision": current, "last_seq": loaded})

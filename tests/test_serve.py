@@ -1,0 +1,87 @@
+"""`scn serve` as a real uvicorn process: the probes a load balancer uses."""
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from app import migrate
+from tests.conftest import MINI_SEEDS
+from tests.test_cli import SCN, scn
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(database_url: str) -> Iterator[str]:
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, HOST="127.0.0.1", PORT=str(port))
+    process = subprocess.Popen(
+        [SCN, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read() if process.stdout else ""
+                    pytest.fail(f"scn serve did not start:\n{output}")
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_healthz_and_readyz_with_data_loaded(database_url: str) -> None:
+    assert scn("load", str(MINI_SEEDS), database=database_url).returncode == 0
+    with serving(database_url) as base:
+        health = httpx.get(f"{base}/healthz")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {
+            "status": "ready",
+            "schema_revision": migrate.head_revision(),
+            "last_seq": 17,
+        }
+
+
+def test_readyz_fails_with_a_problem_until_data_is_loaded(database_url: str) -> None:
+    with serving(database_url) as base:
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 503
+        assert ready.headers["content-type"] == "application/problem+json"
+        assert ready.json()["detail"] == "No data set is loaded. Run `scn load`."
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        scn("load", str(MINI_SEEDS), database=database_url)
+        assert httpx.get(f"{base}/readyz").status_code == 200
+
+
+def test_readyz_follows_the_schema_revision(empty_database_url: str) -> None:
+    with serving(empty_database_url) as base:
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 503
+        assert "does not answer, or holds no schema" in ready.json()["detail"]
+        scn("db", "upgrade", database=empty_database_url)
+        assert "No data set is loaded" in httpx.get(f"{base}/readyz").json()["detail"]
+        scn("db", "downgrade", "base", database=empty_database_url)
+        detail = httpx.get(f"{base}/readyz").json()["detail"]
+        assert detail == (
+            f"The database is at schema revision none; this server "
+            f"needs {migrate.head_revision()}. Run `scn db upgrade`."
+        )

@@ -63,6 +63,7 @@ class OrganisationRelationKind(StrEnum):
     LED_BY = "led_by"
     ANSWERABLE_TO = "answerable_to"
     COOPERATES_WITH = "cooperates_with"
+    RECOGNISED_BY = "recognised_by"
 
 
 class CooperationKind(StrEnum):
@@ -74,9 +75,11 @@ class CooperationKind(StrEnum):
 
 
 class CooperationScope(StrEnum):
-    """A national model (SSP as Denmark runs it) or one local instance of it (SSP Viborg)."""
+    """A national model (SSP as Denmark runs it), one national body (the coordination team),
+    or a local cooperation (SSP Viborg)."""
 
     NATIONAL_MODEL = "national_model"
+    NATIONAL = "national"
     LOCAL = "local"
 
 
@@ -125,6 +128,7 @@ class PracticeOrganisationRole(StrEnum):
 class PracticeCooperationRole(StrEnum):
     DELIVERED_BY = "delivered_by"
     TARGET = "target"
+    INCLUDES = "includes"
 
 
 class CountryStrategyRole(StrEnum):

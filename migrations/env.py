@@ -4,15 +4,28 @@ The URL comes from the config attribute `database_url` (set by app.migrate) or D
 Batch mode is on so that later revisions can alter tables on SQLite, which cannot ALTER much.
 """
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
-import app.models  # noqa: F401  (registers every table on the metadata)
 from app.db import create_engine
+from app.models import UtcDateTime  # importing app.models registers every table
 from app.settings import get_settings
 
 config = context.config
 target_metadata = SQLModel.metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Write the project's column types as plain SQLAlchemy ones, so a revision never imports
+    app code (which changes after the revision is written)."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
 
 
 def database_url() -> str:
@@ -27,6 +40,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -49,6 +63,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

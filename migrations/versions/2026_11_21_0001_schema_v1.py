@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 13:33:33.273185
+Create Date: 2026-11-21
 """
 
 from collections.abc import Sequence
@@ -447,7 +447,8 @@ def upgrade() -> None:
             name=op.f("ck_cooperation_kind_allowed"),
         ),
         sa.CheckConstraint(
-            "scope IN ('national_model', 'local')", name=op.f("ck_cooperation_scope_allowed")
+            "scope IN ('national_model', 'national', 'local')",
+            name=op.f("ck_cooperation_scope_allowed"),
         ),
         sa.CheckConstraint(
             "(established IS NULL) = (established_precision IS NULL)",
@@ -814,7 +815,7 @@ def upgrade() -> None:
         sa.Column("related_organisation_id", sa.String(length=64), nullable=False),
         sa.Column("note", sa.String(), nullable=True),
         sa.CheckConstraint(
-            "kind IN ('supported_by', 'led_by', 'answerable_to', 'cooperates_with')",
+            "kind IN ('supported_by', 'led_by', 'answerable_to', 'cooperates_with', 'recognised_by')",
             name=op.f("ck_organisation_relation_kind_allowed"),
         ),
         sa.CheckConstraint(
@@ -860,7 +861,8 @@ def upgrade() -> None:
         sa.Column("cooperation_id", sa.String(length=64), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
         sa.CheckConstraint(
-            "role IN ('delivered_by', 'target')", name=op.f("ck_practice_cooperation_role_allowed")
+            "role IN ('delivered_by', 'target', 'includes')",
+            name=op.f("ck_practice_cooperation_role_allowed"),
         ),
         sa.ForeignKeyConstraint(
             ["cooperation_id"],

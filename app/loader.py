@@ -362,7 +362,7 @@ def _acquire_lock(connection: sa.Connection, timeout: float, on_wait: Callable[[
         if time.monotonic() >= deadline:
             raise LoadError(
                 f"another load is still running after {timeout:g} s; nothing was written "
-                "(retry later, or raise SCN_LOAD_LOCK_TIMEOUT)"
+                "(retry later, or raise LOAD_LOCK_TIMEOUT)"
             )
         if not waited:
             on_wait()
@@ -391,7 +391,7 @@ def _begin(
             if time.monotonic() >= deadline:
                 raise LoadError(
                     f"another load is still running after {timeout:g} s; nothing was written "
-                    "(retry later, or raise SCN_LOAD_LOCK_TIMEOUT)"
+                    "(retry later, or raise LOAD_LOCK_TIMEOUT)"
                 ) from None
             if not waited:
                 on_wait()

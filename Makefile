@@ -12,7 +12,7 @@ SCN    := $(BIN)/scn
 run: load ## Set everything up on the default SQLite database and serve the API
 	$(SCN) serve
 
-test: install lint typecheck pytest ## Lint, type-check and run every test
+test: load lint typecheck pytest ## Set up as `run` does, then lint, type-check and run every test
 
 install: $(VENV)/.installed
 

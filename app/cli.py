@@ -68,16 +68,20 @@ def db_upgrade(
     """Upgrade the schema to REVISION (default: head, the newest)."""
     url = _database_url(database)
     _run_migration(lambda: migrate.upgrade(url, revision), url)
+    typer.echo(f"schema at revision {migrate.current_revision(url) or 'none'}")
 
 
 @db_cli.command("downgrade")
 def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision; 'base' empties the schema")],
+    revision: Annotated[
+        str, typer.Argument(help="Target revision; -1 is one step down, 'base' empties the schema")
+    ] = "-1",
     database: DatabaseOption = None,
 ) -> None:
-    """Downgrade the schema to REVISION ('base' removes every table, data included)."""
+    """Downgrade the schema to REVISION (default: one step; 'base' removes every table and data)."""
     url = _database_url(database)
     _run_migration(lambda: migrate.downgrade(url, revision), url)
+    typer.echo(f"schema at revision {migrate.current_revision(url) or 'none (empty)'}")
 
 
 @db_cli.command("current")

@@ -145,6 +145,24 @@ def load_command(
     )
 
 
+@cli.command("openapi")
+def openapi_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default: stdout")
+    ] = None,
+) -> None:
+    """Write the v1 contract (the file committed as openapi/v1.json)."""
+    import json
+
+    from app.api.openapi import v1_openapi
+
+    text = json.dumps(v1_openapi(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     cli(prog_name="scn")
 

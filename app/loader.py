@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import SQLModel
 
-from app import models
+from app import models, search
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
 from app.seed_reader import SeedSet, read_seeds
@@ -441,6 +441,8 @@ def load(
             connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
         _acquire_lock(connection, lock_timeout, on_wait)
         _check_revision(connection)
+        if search.is_empty(connection):
+            search.rebuild(connection, [(e, _table(e)) for e in planned])
         result = _apply(connection, seeds, planned, digest, now or datetime.now(UTC))
         transaction.commit()
         return result
@@ -512,6 +514,7 @@ def _apply(
         for record_id in gone:
             _delete_links(connection, entity, record_id)
             connection.execute(sa.delete(_table(entity)).where(_table(entity).c.id == record_id))
+            search.remove(connection, entity, record_id)
             log(entity, record_id, ChangeOperation.DELETE, stored[entity][record_id]["version"] + 1)
             result.deleted += 1
 
@@ -549,6 +552,7 @@ def _apply(
             for link_table, link_rows in rows.links.items():
                 if link_rows:
                     connection.execute(sa.insert(_table(link_table)), link_rows)
+            search.put(connection, entity, record_id, rows.row)
             log(entity, record_id, ChangeOperation.UPSERT, record_version)
 
     if changes:

@@ -31,6 +31,26 @@ class Settings(BaseSettings):
         description="Seconds `scn load` waits for another running load before it gives up",
     )
 
+    cache_max_age: int = Field(
+        default=60,
+        ge=0,
+        description="Seconds clients and CDNs may reuse a response (Cache-Control max-age)",
+    )
+    cursor_secret: str = Field(
+        default="strong-cities-open-data",
+        description="Key that signs pagination cursors; set the same value on every server",
+    )
+    publish_personal_contacts: bool = Field(
+        default=False,
+        description="Publish contact points that identify a private person (off by default)",
+    )
+    contact_email: str | None = Field(
+        default=None, description="E-mail address /v1/meta gives as the data set's contact"
+    )
+    contact_url: str | None = Field(
+        default=None, description="Web address /v1/meta gives as the data set's contact"
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

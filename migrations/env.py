@@ -28,6 +28,13 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
     return False
 
 
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """The search index is engine-specific DDL (revision 0002), not a model: leave it be."""
+    return not (type_ == "table" and name is not None and name.startswith("search_index"))
+
+
 def database_url() -> str:
     url = config.attributes.get("database_url") or get_settings().database_url
     return str(url)
@@ -41,6 +48,7 @@ def run_migrations_offline() -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -64,6 +72,7 @@ def _run(connection: object) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

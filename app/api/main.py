@@ -1,21 +1,88 @@
-"""The FastAPI application: for now the process and readiness probes.
-
-`/healthz` says the process answers; `/readyz` says the database answers and is at the schema
-revision this code was written for, so a load balancer only sends traffic to a usable server.
-"""
+"""The FastAPI application: versions, probes, docs, and the HTTP rules every response follows."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
+import fastapi_offline
 import sqlalchemy as sa
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api import problems
+from app.api.caching import cacheable
+from app.api.openapi import v1_openapi
+from app.api.v1.routes import build_router
 from app.db import create_engine
 from app.migrate import head_revision
 from app.settings import Settings, get_settings
 
-PROBLEM_JSON = "application/problem+json"
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
+)
+VERSIONS = [
+    {
+        "version": "v1",
+        "status": "current",
+        "base_url": "/v1",
+        "contract": "/v1/openapi.json",
+        "docs": "/docs",
+    }
+]
+
+
+class HttpPolicy:
+    """Read-only HTTP: HEAD is GET without a body, OPTIONS lists the methods, and every
+    response carries the security headers. Other methods reach the router, which answers 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        is_preflight = (
+            method == "OPTIONS"
+            and b"origin" in headers
+            and b"access-control-request-method" in headers
+        )
+        docs_page = scope["path"] in ("/docs", "/redoc")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"cross-origin-resource-policy", b"cross-origin"),
+                    (b"content-security-policy", (DOCS_CSP if docs_page else JSON_CSP).encode()),
+                ]
+                message["headers"] = [*message.get("headers", []), *extra]
+            elif message["type"] == "http.response.body" and method == "HEAD":
+                message = {**message, "body": b""}
+            await send(message)
+
+        if method == "OPTIONS" and not is_preflight:
+            response = Response(status_code=204, headers={"Allow": problems.ALLOWED_METHODS})
+            await response(scope, receive, send_with_headers)
+            return
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,18 +91,72 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = create_engine(settings.database_url)
         yield
         app.state.engine.dispose()
 
-    app = FastAPI(title="Strong Cities Open Data API", lifespan=lifespan)
+    app = FastAPI(
+        title="Strong Cities Open Data API",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = create_engine(settings.database_url)
 
-    @app.get("/healthz", tags=["operations"])
+    app.add_exception_handler(problems.ProblemError, problems.on_problem)
+    app.add_exception_handler(StarletteHTTPException, problems.on_http_exception)
+    app.add_exception_handler(RequestValidationError, problems.on_validation_error)
+    app.add_exception_handler(sa.exc.OperationalError, _database_unavailable)
+    app.add_exception_handler(sa.exc.InterfaceError, _database_unavailable)
+    app.add_exception_handler(Exception, problems.on_unexpected_error)
+
+    app.include_router(build_router())
+    app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> Response:
+        return cacheable(
+            request,
+            {
+                "name": "Strong Cities Open Data API",
+                "versions": VERSIONS,
+                "links": {"health": "/healthz", "ready": "/readyz", "docs": "/docs"},
+            },
+            last_modified=None,
+            max_age=settings.cache_max_age,
+        )
+
+    @app.get("/v1/openapi.json", include_in_schema=False)
+    def openapi_v1(request: Request) -> Response:
+        return cacheable(request, v1_openapi(), last_modified=None, max_age=settings.cache_max_age)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/v1/openapi.json",
+            title="Strong Cities Open Data API v1",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/v1/openapi.json",
+            title="Strong Cities Open Data API v1",
+            redoc_js_url="/static/docs/redoc.standalone.js",
+            redoc_favicon_url="/static/docs/favicon.png",
+            with_google_fonts=False,
+        )
+
+    @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
-    def readyz() -> JSONResponse:
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
         engine: sa.Engine = app.state.engine
         try:
             with engine.connect() as connection:
@@ -54,14 +175,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _not_ready("No data set is loaded. Run `scn load`.")
         return JSONResponse({"status": "ready", "schema_revision": current, "last_seq": loaded})
 
+    # Outermost last: HttpPolicy sees every request first, CORS answers preflights.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["If-None-Match", "If-Modified-Since", "Accept", "Accept-Language"],
+        expose_headers=["ETag", "Link", "Last-Modified", "Retry-After"],
+        max_age=86400,
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(HttpPolicy)
     return app
 
 
-def _not_ready(detail: str) -> JSONResponse:
-    body = {
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": detail,
-    }
-    return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+def _not_ready(detail: str) -> Response:
+    return problems.problem_response(None, 503, detail, headers={"Retry-After": "5"})
+
+
+async def _database_unavailable(request: Request, exc: Any) -> Response:
+    return problems.problem_response(
+        request,
+        503,
+        "The database is unavailable; try again shortly.",
+        headers={"Retry-After": "5"},
+    )

@@ -1,0 +1,104 @@
+"""The v1 contract, generated from the v1 routes and completed with what FastAPI leaves out:
+problem responses on every operation, 304, and the caching and paging headers.
+
+`scn openapi` writes it to openapi/v1.json; a test fails when the two differ.
+"""
+
+import copy
+from functools import lru_cache
+from typing import Any
+
+from fastapi.openapi.utils import get_openapi
+
+from app.api.problems import PROBLEM_JSON
+from app.api.v1.routes import DEFAULT_LIMIT, MAX_LIMIT, build_router
+from app.api.v1.schemas import Problem
+
+V1_VERSION = "1.0.0"
+V1_DESCRIPTION = f"""\
+Open data on how cities prevent violent extremism: Strong Cities Network member cities, the
+national prevention model around them (ministries, agencies, the SSP/PSP/KSP cooperations,
+Info-Houses), their practices and programmes, contact points, and the source of every fact.
+
+**Conventions.** Every collection is a list (`/v1/cities`) and a record (`/v1/cities/{{id}}`).
+Ids never change. Lists are pages of {DEFAULT_LIMIT} records (`limit` up to {MAX_LIMIT}) in `id`
+order; the next page is in `next_cursor`, `links.next` and the `Link` header. Filters combine with
+AND; a repeated filter means OR; an unknown parameter is a 400 problem. Every record carries its
+relationships as references (`id`, `type`, `name`, `href`) and its `sources`.
+
+**Caching.** Every 200 has a strong `ETag` and `Last-Modified`; send `If-None-Match` to get 304.
+
+**Errors** are RFC 9457 `application/problem+json`.
+
+**Licence**: CC BY 4.0, with the attribution given by `/v1/meta`.
+"""
+
+ERRORS = {
+    400: "Invalid or unknown parameter, or a cursor this API did not issue",
+    404: "No such record is published",
+    405: "Only GET, HEAD and OPTIONS are served",
+    406: "The client does not accept JSON",
+    500: "The server failed; nothing about the failure is exposed",
+    503: "The database is unavailable or no data is loaded; see Retry-After",
+}
+CACHE_HEADERS = {
+    "ETag": "Strong validator of the body; send it back in If-None-Match",
+    "Cache-Control": "public, max-age=N: how long clients and CDNs may reuse the response",
+    "Last-Modified": "When the data set last changed",
+}
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def finish(spec: dict[str, Any]) -> dict[str, Any]:
+    spec = copy.deepcopy(spec)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["Problem"] = problem
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            responses.pop("422", None)
+            ok = responses["200"]
+            headers = {name: _header(text) for name, text in CACHE_HEADERS.items()}
+            if "{id}" not in path and path not in ("/v1/meta",):
+                headers["Link"] = _header('The next page: <URL>; rel="next" (absent on the last)')
+            ok["headers"] = headers
+            responses["304"] = {
+                "description": "Not Modified: the client's copy (If-None-Match) is current",
+                "headers": {name: _header(text) for name, text in CACHE_HEADERS.items()},
+            }
+            for status, text in ERRORS.items():
+                if status == 404 and "{id}" not in path:
+                    continue
+                responses[str(status)] = _problem(text)
+            responses["503"]["headers"] = {
+                "Retry-After": _header("Seconds to wait before trying again")
+            }
+    return spec
+
+
+@lru_cache
+def v1_openapi() -> dict[str, Any]:
+    spec = get_openapi(
+        title="Strong Cities Open Data API",
+        version=V1_VERSION,
+        description=V1_DESCRIPTION,
+        routes=build_router().routes,
+        license_info={
+            "name": "Data: CC BY 4.0",
+            "url": "https://creativecommons.org/licenses/by/4.0/",
+        },
+    )
+    return finish(spec)

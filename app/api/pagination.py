@@ -1,0 +1,52 @@
+"""Opaque keyset cursors: the last id of a page, bound to the query that made it.
+
+A cursor is base64url(JSON) plus an HMAC, so a tampered cursor, or one taken from another
+collection or another set of filters, is refused with 400 instead of silently giving wrong pages.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Any
+
+import orjson
+
+from app.api.problems import ProblemError
+
+MAX_CURSOR_LENGTH = 512
+
+
+def fingerprint(scope: str, filters: dict[str, Any]) -> str:
+    canonical = orjson.dumps([scope, filters], option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def _sign(secret: str, data: bytes) -> str:
+    return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()[:24]
+
+
+def encode(secret: str, query: str, after: Any) -> str:
+    data = base64.urlsafe_b64encode(orjson.dumps({"q": query, "a": after})).rstrip(b"=")
+    return f"{data.decode()}.{_sign(secret, data)}"
+
+
+def decode(secret: str, query: str, cursor: str) -> Any:
+    """The position after which the next page starts; 400 for any cursor we did not issue."""
+    if len(cursor) > MAX_CURSOR_LENGTH or cursor.count(".") != 1:
+        raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
+    data, signature = cursor.split(".")
+    if not hmac.compare_digest(_sign(secret, data.encode()), signature):
+        raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
+    try:
+        payload = orjson.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise ProblemError(400, "The cursor is not one this API issued.") from None
+    if payload.get("q") != query:
+        raise ProblemError(
+            400,
+            "The cursor belongs to another collection or other filters; "
+            "keep the parameters of the page that gave it.",
+            parameter="cursor",
+        )
+    return payload["a"]

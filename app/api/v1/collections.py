@@ -1,0 +1,297 @@
+"""What each v1 collection can be filtered by, declared once.
+
+A filter is a query parameter; its values of one repetition are ORed (`?kind=ministry&kind=agency`)
+and different filters are ANDed. The declarations below produce the SQL conditions, the FastAPI
+parameters and so the OpenAPI documentation.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from app import vocab
+from app.api.v1 import schemas
+from app.api.v1.records import COLLECTIONS, table
+
+Condition = Callable[[sa.Table, list[Any]], sa.ColumnElement[bool]]
+
+
+def column_in(column: str) -> Condition:
+    return lambda t, values: t.c[column].in_([getattr(v, "value", v) for v in values])
+
+
+def linked(link_table: str, owner: str, column: str, **where: str) -> Condition:
+    """The record has a row in `link_table` whose `column` is one of the values."""
+
+    def condition(t: sa.Table, values: list[Any]) -> sa.ColumnElement[bool]:
+        link = table(link_table)
+        query = sa.select(link.c[owner]).where(link.c[column].in_(values))
+        for name, value in where.items():
+            query = query.where(link.c[name] == value)
+        return t.c.id.in_(query)
+
+    return condition
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str
+    type: Any
+    description: str
+    example: Any
+    condition: Condition
+
+
+@dataclass(frozen=True)
+class Collection:
+    entity: str
+    schema: type[BaseModel]
+    title: str
+    filters: list[Filter] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return COLLECTIONS[self.entity]
+
+
+def country_filter(entity: str) -> Filter:
+    return Filter(
+        "country",
+        str,
+        f"Only {COLLECTIONS[entity].replace('-', ' ')} of this country (its id)",
+        "dk",
+        column_in("country_id"),
+    )
+
+
+def kind_filter(values: type, example: str) -> Filter:
+    return Filter("kind", values, "Only records of this kind", example, column_in("kind"))
+
+
+PRACTICE_ORGANISATION = "practice_organisation"
+
+COLLECTION_LIST = [
+    Collection(
+        "country",
+        schemas.Country,
+        "Countries",
+    ),
+    Collection(
+        "action_plan",
+        schemas.ActionPlan,
+        "National action plans",
+        [
+            country_filter("action_plan"),
+            Filter(
+                "status",
+                vocab.ActionPlanStatus,
+                "Only plans with this status",
+                "current",
+                column_in("status"),
+            ),
+        ],
+    ),
+    Collection("legal_basis", schemas.LegalBasis, "Legal bases", [country_filter("legal_basis")]),
+    Collection(
+        "city",
+        schemas.City,
+        "Cities",
+        [
+            country_filter("city"),
+            Filter(
+                "theme",
+                str,
+                "Only cities with this theme (its id)",
+                "support-hotline",
+                linked("city_theme", "city_id", "theme_id"),
+            ),
+            Filter(
+                "scn_member",
+                bool,
+                "Only Strong Cities Network members (true) or cities not known to be (false)",
+                True,
+                lambda t, values: sa.or_(
+                    *[
+                        t.c.scn_member.is_(True) if v else t.c.scn_member.is_not(True)
+                        for v in values
+                    ]
+                ),
+            ),
+        ],
+    ),
+    Collection(
+        "organisation",
+        schemas.Organisation,
+        "Organisations",
+        [
+            country_filter("organisation"),
+            Filter(
+                "city",
+                str,
+                "Only organisations of this city (its id)",
+                "copenhagen",
+                column_in("city_id"),
+            ),
+            kind_filter(vocab.OrganisationKind, "ministry"),
+            Filter("sector", vocab.Sector, "Only this sector", "public", column_in("sector")),
+            Filter("level", vocab.Level, "Only this level", "national", column_in("level")),
+            Filter(
+                "parent",
+                str,
+                "Only parts of this organisation (its id)",
+                "ministry-of-justice",
+                column_in("parent_id"),
+            ),
+            Filter(
+                "cooperation",
+                str,
+                "Only members of this cooperation (its id)",
+                "ksp",
+                linked("cooperation_member", "organisation_id", "cooperation_id"),
+            ),
+        ],
+    ),
+    Collection(
+        "cooperation",
+        schemas.Cooperation,
+        "Cooperations",
+        [
+            country_filter("cooperation"),
+            Filter(
+                "city",
+                str,
+                "Only cooperations of this city (its id)",
+                "viborg",
+                column_in("city_id"),
+            ),
+            kind_filter(vocab.CooperationKind, "crime_prevention_cooperation"),
+            Filter("scope", vocab.CooperationScope, "Only this scope", "local", column_in("scope")),
+            Filter(
+                "organisation",
+                str,
+                "Only cooperations this organisation is a member of (its id)",
+                "vink-unit",
+                linked("cooperation_member", "cooperation_id", "organisation_id"),
+            ),
+            Filter(
+                "model",
+                str,
+                "Only local instances of this national model (its id)",
+                "ssp",
+                column_in("model_id"),
+            ),
+        ],
+    ),
+    Collection(
+        "practice",
+        schemas.Practice,
+        "Practices",
+        [
+            country_filter("practice"),
+            Filter(
+                "city",
+                str,
+                "Only practices that run in this city (its id)",
+                "viborg",
+                linked("practice_city", "practice_id", "city_id"),
+            ),
+            Filter(
+                "theme",
+                str,
+                "Only practices with this theme (its id)",
+                "support-hotline",
+                linked("practice_theme", "practice_id", "theme_id"),
+            ),
+            Filter(
+                "organisation",
+                str,
+                "Only practices this organisation takes part in, in any role (its id)",
+                "mhtconsult",
+                linked(PRACTICE_ORGANISATION, "practice_id", "organisation_id"),
+            ),
+            Filter(
+                "lead",
+                str,
+                "Only practices this organisation leads (its id)",
+                "pet-centre-for-prevention",
+                linked(PRACTICE_ORGANISATION, "practice_id", "organisation_id", role="lead"),
+            ),
+            Filter(
+                "cooperation",
+                str,
+                "Only practices tied to this cooperation, in any role (its id)",
+                "ssp-viborg",
+                linked("practice_cooperation", "practice_id", "cooperation_id"),
+            ),
+            kind_filter(vocab.PracticeKind, "training"),
+            Filter(
+                "status", vocab.PracticeStatus, "Only this status", "active", column_in("status")
+            ),
+            Filter(
+                "funding_kind",
+                vocab.FundingKind,
+                "Only practices with this kind of funding",
+                "eu",
+                column_in("funding_kind"),
+            ),
+            Filter(
+                "parent",
+                str,
+                "Only parts of this practice (its id)",
+                "cocora",
+                column_in("parent_id"),
+            ),
+        ],
+    ),
+    Collection(
+        "theme",
+        schemas.Theme,
+        "Themes",
+        [Filter("scheme", str, "Only this keyword list", "scn-keywords", column_in("scheme"))],
+    ),
+    Collection(
+        "contact_point",
+        schemas.ContactPoint,
+        "Contact points",
+        [
+            kind_filter(vocab.ContactKind, "email"),
+            Filter(
+                "organisation",
+                str,
+                "Only contact points of this organisation (its id)",
+                "pet",
+                column_in("organisation_id"),
+            ),
+            Filter(
+                "practice",
+                str,
+                "Only contact points given for this practice (its id)",
+                "cocora",
+                column_in("practice_id"),
+            ),
+        ],
+    ),
+    Collection(
+        "source",
+        schemas.Source,
+        "Sources",
+        [
+            kind_filter(vocab.SourceKind, "city_profile"),
+            Filter("language", str, "Only this language (ISO 639-1)", "fr", column_in("language")),
+        ],
+    ),
+]
+
+COMMON_FILTERS = [
+    Filter(
+        "updated_since",
+        datetime,
+        "Only records changed at or after this time (ISO 8601; without a zone, UTC)",
+        "2026-01-01T00:00:00Z",
+        lambda t, values: t.c.updated_at >= values[0],
+    ),
+]

@@ -1,0 +1,468 @@
+"""The /v1 endpoints: a list and a record for every collection, search and meta."""
+
+import inspect
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.responses import Response
+
+from app import search as search_index
+from app.api import pagination
+from app.api.caching import cacheable
+from app.api.problems import ProblemError
+from app.api.v1 import schemas
+from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS, Collection
+from app.api.v1.records import COLLECTIONS, Context, build, table
+from app.migrate import head_revision
+from app.models import ENTITIES
+from app.settings import Settings
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+SINGLE_VALUED = {"limit", "cursor", "q", "updated_since"}
+LICENCE = {
+    "name": "CC BY 4.0",
+    "url": "https://creativecommons.org/licenses/by/4.0/",
+    "attribution": (
+        "Strong Cities Open Data API, curated from the sources each record cites: Strong Cities "
+        "Network city profiles (Copenhagen, Viborg; © Strong Cities Network), “Who does what in "
+        "Denmark?” and the PROVA project catalogue."
+    ),
+}
+
+EntityType = Literal[
+    "source",
+    "theme",
+    "country",
+    "action_plan",
+    "legal_basis",
+    "city",
+    "organisation",
+    "cooperation",
+    "practice",
+    "contact_point",
+]
+
+
+def _camel(words: str) -> str:
+    return "".join(w.capitalize() for w in words.replace("-", " ").replace("_", " ").split())
+
+
+def connection(request: Request) -> Iterator[sa.Connection]:
+    """One read transaction per request, so every query of a response sees one snapshot."""
+    engine: sa.Engine = request.app.state.engine
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()
+
+
+def check_accept(request: Request) -> None:
+    """406 unless the client accepts JSON (or anything)."""
+    accept = request.headers.get("accept")
+    if not accept:
+        return
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0
+        if quality > 0 and media in (
+            "*/*",
+            "application/*",
+            "application/json",
+            "application/problem+json",
+        ):
+            return
+    raise ProblemError(406, "This API answers in JSON only: accept application/json.")
+
+
+def check_parameters(request: Request, allowed: set[str]) -> None:
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ProblemError(
+            400,
+            f"Unknown parameter: {', '.join(unknown)}. "
+            f"This endpoint takes: {', '.join(sorted(allowed)) or 'no parameters'}.",
+            errors=[
+                {"parameter": u, "in": "query", "message": "unknown parameter"} for u in unknown
+            ],
+        )
+    for name in SINGLE_VALUED & allowed:
+        if len(request.query_params.getlist(name)) > 1:
+            raise ProblemError(
+                400,
+                f"Parameter {name} may be given once.",
+                errors=[{"parameter": name, "in": "query", "message": "given more than once"}],
+            )
+
+
+def _state(conn: sa.Connection) -> sa.RowMapping | None:
+    t = table("dataset_state")
+    return conn.execute(sa.select(t)).mappings().first()
+
+
+def _last_modified(conn: sa.Connection) -> datetime | None:
+    state = _state(conn)
+    return state["loaded_at"] if state else None
+
+
+def _page_links(request: Request, next_cursor: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    self_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    links: dict[str, Any] = {"self": self_url, "next": None}
+    headers: dict[str, str] = {}
+    if next_cursor:
+        links["next"] = f"{request.url.path}?{urlencode([*params, ('cursor', next_cursor)])}"
+        headers["Link"] = f'<{links["next"]}>; rel="next"'
+    return links, headers
+
+
+def _list_endpoint(collection: Collection) -> Callable[..., Response]:
+    filters = [*collection.filters, *COMMON_FILTERS]
+    allowed = {f.name for f in filters} | {"q", "limit", "cursor"}
+
+    def endpoint(request: Request, conn: sa.Connection, **params: Any) -> Response:
+        check_parameters(request, allowed)
+        settings: Settings = request.app.state.settings
+        t = table(collection.entity)
+        query = sa.select(t)
+        applied: dict[str, Any] = {}
+        for f in filters:
+            values = params.get(f.name)
+            if values is None or values == []:
+                continue
+            values = values if isinstance(values, list) else [values]
+            if f.type is datetime:
+                values = [v if v.tzinfo else v.replace(tzinfo=UTC) for v in values]
+            query = query.where(f.condition(t, values))
+            applied[f.name] = sorted(str(getattr(v, "value", v)) for v in values)
+        text = params.get("q")
+        if text is not None:
+            if not search_index.words(text):
+                raise ProblemError(400, "q needs at least one letter or digit.", parameter="q")
+            query = query.where(
+                t.c.id.in_(search_index.matching_ids(conn, collection.entity, text))
+            )
+            applied["q"] = search_index.words(text)
+        if collection.entity == "contact_point" and not settings.publish_personal_contacts:
+            query = query.where(t.c.is_personal.is_(False))
+        scope = pagination.fingerprint(collection.path, applied)
+        cursor = params.get("cursor")
+        if cursor is not None:
+            after = pagination.decode(settings.cursor_secret, scope, cursor)
+            query = query.where(t.c.id > str(after))
+        limit: int = params["limit"]
+        rows = conn.execute(query.order_by(t.c.id).limit(limit + 1)).mappings().all()
+        next_cursor = (
+            pagination.encode(settings.cursor_secret, scope, rows[limit - 1]["id"])
+            if len(rows) > limit
+            else None
+        )
+        ctx = Context(conn, personal_contacts=settings.publish_personal_contacts)
+        data = build(ctx, collection.entity, rows[:limit])
+        links, headers = _page_links(request, next_cursor)
+        return cacheable(
+            request,
+            {"data": data, "next_cursor": next_cursor, "links": links},
+            last_modified=_last_modified(conn),
+            max_age=settings.cache_max_age,
+            headers=headers,
+        )
+
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter(
+            "conn",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=Annotated[sa.Connection, Depends(connection)],
+        ),
+    ]
+    for f in filters:
+        annotation = (
+            f.type | None if f.name in SINGLE_VALUED else list[f.type] | None  # type: ignore[name-defined]
+        )
+        parameters.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[
+                    annotation,
+                    Query(
+                        description=f.description
+                        + ("" if f.name in SINGLE_VALUED else "; repeat it to allow several"),
+                        examples=[f.example],
+                    ),
+                ],
+            )
+        )
+    parameters += _search_and_page_parameters()
+    endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _search_and_page_parameters() -> list[inspect.Parameter]:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return [
+        inspect.Parameter(
+            "q",
+            keyword,
+            default=None,
+            annotation=Annotated[
+                str | None,
+                Query(
+                    min_length=1,
+                    max_length=search_index.MAX_QUERY_LENGTH,
+                    description="Full-text search in names and descriptions; every word must match",
+                    examples=["hotline"],
+                ),
+            ],
+        ),
+        inspect.Parameter(
+            "limit",
+            keyword,
+            default=DEFAULT_LIMIT,
+            annotation=Annotated[
+                int,
+                Query(
+                    ge=1,
+                    le=MAX_LIMIT,
+                    description=f"Records per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})",
+                    examples=[50],
+                ),
+            ],
+        ),
+        inspect.Parameter(
+            "cursor",
+            keyword,
+            default=None,
+            annotation=Annotated[
+                str | None,
+                Query(
+                    max_length=pagination.MAX_CURSOR_LENGTH,
+                    description="Opaque cursor from `next_cursor` or the `Link` header",
+                ),
+            ],
+        ),
+    ]
+
+
+def _record_endpoint(collection: Collection) -> Callable[..., Response]:
+    singular = collection.entity.replace("_", " ")
+
+    def endpoint(
+        request: Request,
+        conn: Annotated[sa.Connection, Depends(connection)],
+        id: Annotated[
+            str,
+            Path(description=f"The {singular}'s id", examples=[_example_id(collection)]),
+        ],
+    ) -> Response:
+        check_parameters(request, set())
+        settings: Settings = request.app.state.settings
+        t = table(collection.entity)
+        query = sa.select(t).where(t.c.id == id)
+        if collection.entity == "contact_point" and not settings.publish_personal_contacts:
+            query = query.where(t.c.is_personal.is_(False))
+        rows = conn.execute(query).mappings().all()
+        if not rows:
+            raise ProblemError(404, f"No {singular} with id {id!r} is published.")
+        ctx = Context(conn, personal_contacts=settings.publish_personal_contacts)
+        return cacheable(
+            request,
+            build(ctx, collection.entity, rows)[0],
+            last_modified=_last_modified(conn),
+            max_age=settings.cache_max_age,
+        )
+
+    return endpoint
+
+
+EXAMPLE_IDS = {
+    "country": "dk",
+    "action_plan": "dk-action-plan-2016",
+    "legal_basis": "dk-administration-justice-act-s115",
+    "city": "viborg",
+    "organisation": "pet",
+    "cooperation": "ssp",
+    "practice": "cocora",
+    "theme": "support-hotline",
+    "contact_point": "pet-email",
+    "source": "who-does-what-in-denmark",
+}
+
+
+def _example_id(collection: Collection) -> str:
+    return EXAMPLE_IDS[collection.entity]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", dependencies=[Depends(check_accept)])
+    for collection in COLLECTION_LIST:
+        name = _camel(collection.path)
+        singular = _camel(collection.entity)
+        router.add_api_route(
+            f"/{collection.path}",
+            _list_endpoint(collection),
+            methods=["GET"],
+            operation_id=f"list{name}",
+            summary=f"List {collection.title.lower()}",
+            description=(
+                f"{collection.title}, {DEFAULT_LIMIT} per page by default, in `id` order. "
+                "Filters combine with AND; a repeated filter means OR."
+            ),
+            response_model=schemas.Page[collection.schema],  # type: ignore[name-defined]
+            tags=[collection.title],
+        )
+        router.add_api_route(
+            f"/{collection.path}/{{id}}",
+            _record_endpoint(collection),
+            methods=["GET"],
+            operation_id=f"get{singular}",
+            summary=f"Get one {collection.entity.replace('_', ' ')}",
+            response_model=collection.schema,
+            tags=[collection.title],
+        )
+    router.add_api_route(
+        "/search",
+        search,
+        methods=["GET"],
+        operation_id="search",
+        summary="Search every entity",
+        description="Full-text search over names and descriptions of every entity, best first.",
+        response_model=schemas.SearchResults,
+        tags=["Search"],
+    )
+    router.add_api_route(
+        "/meta",
+        meta,
+        methods=["GET"],
+        operation_id="getMeta",
+        summary="About the data set",
+        response_model=schemas.Meta,
+        tags=["Meta"],
+    )
+    return router
+
+
+def search(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(connection)],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=search_index.MAX_QUERY_LENGTH,
+            description="Words to find; every word must match (no query syntax)",
+            examples=["hotline"],
+        ),
+    ],
+    type: Annotated[
+        list[EntityType] | None,
+        Query(
+            description="Only these entity types; repeat it to allow several", examples=["practice"]
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_LIMIT, description=f"Hits per page (default {DEFAULT_LIMIT})"),
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=pagination.MAX_CURSOR_LENGTH, description="Opaque cursor of the next page"
+        ),
+    ] = None,
+) -> Response:
+    check_parameters(request, {"q", "type", "limit", "cursor"})
+    settings: Settings = request.app.state.settings
+    words = search_index.words(q)
+    if not words:
+        raise ProblemError(400, "q needs at least one letter or digit.", parameter="q")
+    types: list[str] | None = sorted(set(type)) if type else None
+    scope = pagination.fingerprint("search", {"q": words, "type": types})
+    after = None
+    if cursor is not None:
+        rank, entity_type, entity_id = pagination.decode(settings.cursor_secret, scope, cursor)
+        after = (float(rank), str(entity_type), str(entity_id))
+    hits = search_index.search(conn, q, types=types, limit=limit + 1, after=after)
+    next_cursor = None
+    if len(hits) > limit:
+        last = hits[limit - 1]
+        next_cursor = pagination.encode(
+            settings.cursor_secret, scope, [last["rank"], last["entity_type"], last["entity_id"]]
+        )
+    ctx = Context(conn, personal_contacts=settings.publish_personal_contacts)
+    data = []
+    for hit in hits[:limit]:
+        ref = ctx.ref(hit["entity_type"], hit["entity_id"])
+        if ref is not None:
+            snippet = hit["snippet"] or None
+            data.append(ref | {"rank": round(float(hit["rank"]), 6), "snippet": snippet})
+    links, headers = _page_links(request, next_cursor)
+    return cacheable(
+        request,
+        {"query": " ".join(words), "data": data, "next_cursor": next_cursor, "links": links},
+        last_modified=_last_modified(conn),
+        max_age=settings.cache_max_age,
+        headers=headers,
+    )
+
+
+_COUNTS: dict[tuple[int, bool], dict[str, int]] = {}
+
+
+def _counts(conn: sa.Connection, last_seq: int, personal: bool) -> dict[str, int]:
+    """Record counts, computed once per data set state (counting a million rows is not free)."""
+    key = (last_seq, personal)
+    if key not in _COUNTS:
+        counts = {}
+        for entity in ENTITIES:
+            t = table(entity)
+            query = sa.select(sa.func.count()).select_from(t)
+            if entity == "contact_point" and not personal:
+                query = query.where(t.c.is_personal.is_(False))
+            counts[COLLECTIONS[entity]] = int(conn.execute(query).scalar_one())
+        _COUNTS.clear()
+        _COUNTS[key] = counts
+    return _COUNTS[key]
+
+
+def meta(request: Request, conn: Annotated[sa.Connection, Depends(connection)]) -> Response:
+    check_parameters(request, set())
+    settings: Settings = request.app.state.settings
+    state = _state(conn)
+    if state is None:
+        raise ProblemError(503, "No data set is loaded yet.", headers={"Retry-After": "30"})
+    contact = {"email": settings.contact_email, "url": settings.contact_url}
+    return cacheable(
+        request,
+        {
+            "dataset_version": state["dataset_version"],
+            "content_digest": state["content_digest"],
+            "schema_revision": head_revision(),
+            "last_seq": state["last_seq"],
+            "loaded_at": state["loaded_at"],
+            "record_counts": _counts(conn, state["last_seq"], settings.publish_personal_contacts),
+            "licence": LICENCE,
+            "contact": contact,
+            "links": {"self": "/v1/meta", "sources": "/v1/sources", "openapi": "/v1/openapi.json"},
+        },
+        last_modified=state["loaded_at"],
+        max_age=settings.cache_max_age,
+    )

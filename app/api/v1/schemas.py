@@ -1,0 +1,447 @@
+"""The v1 wire format: what /v1 returns, separate from the tables so a table can change without
+changing a published shape. Every field has a description and an example from the real data;
+these models generate openapi/v1.json.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app import vocab
+
+
+def described(description: str, *examples: Any) -> Any:
+    return Field(description=description, examples=list(examples) if examples else None)
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- shared pieces --------------------------------------------------------------------------
+
+
+class PartialDate(WireModel):
+    """A date as precise as the source gives it: a decade, a year, a month or a day."""
+
+    date: Annotated[date, described("First day of the period the source names", "2016-12-01")]
+    precision: Annotated[
+        vocab.DatePrecision, described("How much of `date` the source gives", "month")
+    ]
+
+
+class Ref(WireModel):
+    """A link to another record, with enough to show it without fetching it."""
+
+    id: Annotated[str, described("The record's id", "viborg")]
+    type: Annotated[str, described("The record's entity type", "city")]
+    name: Annotated[str, described("The record's name or title", "Viborg")]
+    href: Annotated[str, described("The record's URL in this API", "/v1/cities/viborg")]
+
+
+class RoleRef(Ref):
+    role: Annotated[str, described("The related record's role in this relationship", "lead")]
+    note: Annotated[str | None, described("The source's wording, where useful", None)] = None
+
+
+class SourceRef(Ref):
+    """A source this record was curated from."""
+
+    section: Annotated[
+        str | None, described("Heading in the source where the facts stand", "BACKGROUND")
+    ] = None
+
+
+class RecordLinks(WireModel):
+    self: Annotated[str, described("This record's URL", "/v1/cities/viborg")]
+
+
+class RecordBase(WireModel):
+    id: Annotated[
+        str,
+        described("Stable identifier, never changed or reused (the key in seeds/)", "viborg"),
+    ]
+    version: Annotated[int, described("1 when created, +1 at every change", 1)]
+    updated_at: Annotated[
+        datetime, described("When the record last changed (UTC)", "2026-11-21T13:36:00Z")
+    ]
+    sources: Annotated[list[SourceRef], described("The sources this record was curated from")]
+    links: RecordLinks
+
+
+# --- entities -------------------------------------------------------------------------------
+
+
+class Source(RecordBase):
+    type: Literal["source"] = "source"
+    title: Annotated[
+        str, described("The document's title", "Strong Cities Network city profile: Viborg")
+    ]
+    publisher: Annotated[str | None, described("Who publishes it", "Strong Cities Network")]
+    kind: Annotated[vocab.SourceKind, described("What sort of document", "city_profile")]
+    language: Annotated[str, described("ISO 639-1 language of the document", "en")]
+    url: Annotated[str | None, described("The document's own address, where it gives one")]
+    document: Annotated[
+        str,
+        described("File name of the text in the seed documents", "001_ef233789afd2a305.txt"),
+    ]
+    last_modified: Annotated[
+        PartialDate | None, described("Last modification date the document states")
+    ]
+    description: Annotated[str | None, described("What the document covers")]
+    cited_by: Annotated[list[Ref], described("Every record that cites this source")]
+
+
+class Theme(RecordBase):
+    type: Literal["theme"] = "theme"
+    label: Annotated[str, described("The label as the source prints it", "Hotline de soutien")]
+    label_language: Annotated[str, described("ISO 639-1 language of the label", "fr")]
+    scheme: Annotated[str, described("The keyword list the theme belongs to", "scn-keywords")]
+    description: Annotated[str | None, described("What the theme covers")]
+    cities: Annotated[list[Ref], described("Cities with this theme")]
+    practices: Annotated[list[Ref], described("Practices with this theme")]
+
+
+class Country(RecordBase):
+    type: Literal["country"] = "country"
+    iso_code: Annotated[str, described("ISO 3166-1 alpha-2 code", "DK")]
+    name: Annotated[str, described("English name", "Denmark")]
+    national_overview: Annotated[str | None, described("The sources' national overview")]
+    strategy_lead: Annotated[
+        str | None,
+        described(
+            "Who leads the national strategy, in the sources' words", "a Government ministry"
+        ),
+    ]
+    strategy_organisations: Annotated[
+        list[RoleRef], described("Organisations that lead or support the national strategy")
+    ]
+    municipality_count: Annotated[int | None, described("Number of municipalities", 98)]
+    police_district_count: Annotated[int | None, described("Number of police districts", 12)]
+    region_count: Annotated[int | None, described("Number of regions", 5)]
+    action_plans: Annotated[list[Ref], described("National action plans")]
+    legal_bases: Annotated[list[Ref], described("Legal provisions of the prevention model")]
+    cities: Annotated[list[Ref], described("Cities in the country")]
+
+
+class ActionPlan(RecordBase):
+    type: Literal["action_plan"] = "action_plan"
+    country: Ref
+    year: Annotated[int, described("Year the plan was launched", 2016)]
+    title: Annotated[str, described("The plan's name", "Danish National Action Plan")]
+    status: Annotated[vocab.ActionPlanStatus | None, described("current or superseded", "current")]
+    summary: Annotated[str | None, described("The sources' summary")]
+    emphases: Annotated[
+        list[str],
+        described(
+            "Each emphasis or measure the sources list",
+            ["guidance and training for local police districts"],
+        ),
+    ]
+
+
+class LegalBasis(RecordBase):
+    type: Literal["legal_basis"] = "legal_basis"
+    country: Ref
+    citation: Annotated[
+        str,
+        described(
+            "The provision as the sources cite it",
+            "Section 115 of the Danish Administration Justice Act",
+        ),
+    ]
+    act: Annotated[str, described("The act", "Danish Administration Justice Act")]
+    section: Annotated[str | None, described("Section number", "115")]
+    allows: Annotated[str | None, described("What the provision allows")]
+    forbids: Annotated[
+        str | None,
+        described(
+            "What it forbids",
+            "Information may not, however, be shared for the purposes of criminal investigations.",
+        ),
+    ]
+    cooperations: Annotated[list[Ref], described("Cooperations regulated by this provision")]
+
+
+class Leader(WireModel):
+    role: Annotated[str, described("The office", "Mayor")]
+    person_name: Annotated[str, described("The office holder", "Ulrik Wilbek")]
+    title: Annotated[str | None, described("The title as printed", "Mayor of Viborg")]
+
+
+class AgeRange(WireModel):
+    min: Annotated[int, described("Youngest age, in years", 0)]
+    max: Annotated[int, described("Oldest age, in years", 18)]
+
+
+class City(RecordBase):
+    type: Literal["city"] = "city"
+    name: Annotated[str, described("The city's name", "Viborg")]
+    country: Ref
+    population: Annotated[int | None, described("Inhabitants, as the source states", 96500)]
+    scn_member: Annotated[
+        bool | None,
+        described("Member of the Strong Cities Network; null where no source says", True),
+    ]
+    scn_member_since: Annotated[
+        PartialDate | None, described("When the city joined the Strong Cities Network")
+    ]
+    leaders: Annotated[list[Leader], described("Office holders (public facts)")]
+    background: Annotated[str | None, described("The profile's background (prose)")]
+    local_overview: Annotated[str | None, described("The profile's local overview (prose)")]
+    policy_basis: Annotated[
+        str | None,
+        described("The local policy the prevention work starts from", "Children and Youth Policy"),
+    ]
+    tenets: Annotated[list[str], described("Key tenets of the city's prevention work")]
+    motto: Annotated[str | None, described("The city's mantra, as printed")]
+    focus_ages: Annotated[AgeRange | None, described("Ages the city's prevention work focuses on")]
+    international_exchange_since: Annotated[
+        int | None, described("Year since which the city shares expertise abroad", 2000)
+    ]
+    international_exchange_partners: Annotated[
+        list[str], described("With whom", ["Baltic countries", "Jordan"])
+    ]
+    themes: Annotated[list[Ref], described("The city's theme keywords")]
+    organisations: Annotated[list[Ref], described("Organisations based in the city")]
+    cooperations: Annotated[list[Ref], described("Local cooperations in the city")]
+    practices: Annotated[list[Ref], described("Practices that run in the city")]
+
+
+class Registration(WireModel):
+    number: Annotated[str, described("Registration number", "1076660")]
+    country: Annotated[str, described("ISO 3166-1 alpha-2 code of the register", "GB")]
+
+
+class ContactSummary(WireModel):
+    id: Annotated[str, described("The contact point's id", "pet-email")]
+    kind: Annotated[
+        vocab.ContactKind, described("email, phone, postal_address or website", "email")
+    ]
+    value: Annotated[str, described("As printed", "pet@pet.dk")]
+    label: Annotated[str | None, described("What it is for")]
+    href: Annotated[str, described("The contact point's URL", "/v1/contact-points/pet-email")]
+
+
+class Organisation(RecordBase):
+    type: Literal["organisation"] = "organisation"
+    name: Annotated[
+        str, described("Name as the sources write it", "Danish Security and Intelligence Service")
+    ]
+    acronym: Annotated[str | None, described("Acronym", "PET")]
+    kind: Annotated[vocab.OrganisationKind, described("What sort of body", "security_service")]
+    sector: Annotated[vocab.Sector | None, described("public, private or civil_society", "public")]
+    level: Annotated[vocab.Level | None, described("Level it works at", "national")]
+    country: Ref | None
+    city: Ref | None
+    parent: Annotated[Ref | None, described("The body it is part of")]
+    children: Annotated[list[Ref], described("Bodies that are part of it")]
+    description: Annotated[str | None, described("The sources' description")]
+    website: Annotated[
+        str | None, described("Website, as the source gives it", "http://www.pet.dk")
+    ]
+    established: Annotated[PartialDate | None, described("When it was set up")]
+    legal_form: Annotated[str | None, described("Legal form", "limited company")]
+    registration: Registration | None
+    relations: Annotated[
+        list[RoleRef], described("Typed edges to other organisations; `role` is the edge kind")
+    ]
+    related_from: Annotated[
+        list[RoleRef], described("Typed edges from other organisations to this one")
+    ]
+    cooperations: Annotated[list[RoleRef], described("Cooperations it is a member of, with role")]
+    practices: Annotated[list[RoleRef], described("Practices it takes part in, with role")]
+    contact_points: Annotated[list[ContactSummary], described("Its published contact points")]
+
+
+class CooperationMember(WireModel):
+    organisation: Ref | None = None
+    cooperation: Ref | None = None
+    sector: Annotated[str | None, described("A sector named as member", "schools")] = None
+    role: Annotated[vocab.MemberRole, described("member, supporter or consulted", "member")]
+    note: Annotated[str | None, described("The source's wording")] = None
+
+
+class Cooperation(RecordBase):
+    type: Literal["cooperation"] = "cooperation"
+    name: Annotated[str, described("Name", "Schools, Social Services & Police")]
+    acronym: Annotated[str | None, described("Acronym", "SSP")]
+    kind: Annotated[vocab.CooperationKind, described("Kind", "crime_prevention_cooperation")]
+    scope: Annotated[vocab.CooperationScope, described("Scope", "national_model")]
+    country: Ref
+    city: Ref | None
+    model: Annotated[Ref | None, described("The national model a local cooperation builds on")]
+    local_instances: Annotated[list[Ref], described("Local cooperations built on this model")]
+    legal_basis: Ref | None
+    established: Annotated[PartialDate | None, described("When it began")]
+    established_by_law: Annotated[bool | None, described("A source says a law set it up")]
+    purpose: Annotated[str | None, described("Purpose")]
+    target_group: Annotated[str | None, described("Whom it works with")]
+    description: Annotated[str | None, described("Description")]
+    members: Annotated[list[CooperationMember], described("Members and their roles")]
+    member_of: Annotated[list[RoleRef], described("Cooperations this one is a member of")]
+    practices: Annotated[list[RoleRef], described("Practices it delivers, targets or includes")]
+
+
+class Figure(WireModel):
+    key: Annotated[str, described("What is counted", "meetings-per-year")]
+    label: Annotated[str, described("Readable label", "meetings with local groups of parents")]
+    value: Annotated[float, described("The number (lower bound of a range)", 170)]
+    max: Annotated[float | None, described("Upper bound of a range", None)]
+    unit: Annotated[str, described("What is counted", "meeting")]
+    per: Annotated[str | None, described("Rate period", "year")]
+    approximate: Annotated[bool, described("The source says some, about or estimated", False)]
+
+
+class Period(WireModel):
+    start: PartialDate | None
+    end: PartialDate | None
+
+
+class Money(WireModel):
+    amount: Annotated[float, described("Amount", 30000)]
+    currency: Annotated[str, described("ISO 4217 currency", "EUR")]
+    estimate: Annotated[bool | None, described("The source calls it an estimate", True)]
+
+
+class Funding(WireModel):
+    kind: Annotated[vocab.FundingKind | None, described("Who pays", "eu")]
+    description: Annotated[str | None, described("As the source words it")]
+
+
+class Practice(RecordBase):
+    type: Literal["practice"] = "practice"
+    name: Annotated[str, described("Name", "Community Counteracting Radicalisation")]
+    acronym: Annotated[str | None, described("Acronym", "CoCoRa")]
+    kind: Annotated[vocab.PracticeKind, described("Kind", "project")]
+    status: Annotated[vocab.PracticeStatus | None, described("Only where a source states it")]
+    country: Ref
+    parent: Annotated[Ref | None, described("The practice this one is part of")]
+    sub_practices: Annotated[list[Ref], described("Practices that are part of this one")]
+    predecessor: Annotated[Ref | None, described("The practice this one follows")]
+    successors: Annotated[list[Ref], described("Practices that follow this one")]
+    summary: Annotated[str | None, described("Summary in the source's words")]
+    aims: Annotated[list[str], described("Aims, one each")]
+    target_groups: Annotated[list[str], described("Target groups, one each")]
+    methods: Annotated[list[str], described("Methods, one each")]
+    ages: Annotated[AgeRange | None, described("Target ages")]
+    period: Annotated[Period | None, described("When it ran or runs")]
+    availability: Annotated[str | None, described("Service hours", "24/7")]
+    funding: Funding | None
+    cost: Money | None
+    participants_pay_fee: Annotated[bool | None, described("Participants pay to take part")]
+    website: Annotated[str | None, described("Website", "http://cocoraproject.eu/")]
+    figures: Annotated[list[Figure], described("Numbers the sources give")]
+    organisations: Annotated[list[RoleRef], described("Lead, partners, funders, with roles")]
+    cooperations: Annotated[list[RoleRef], described("Cooperations, with roles")]
+    cities: Annotated[list[Ref], described("Cities it runs in")]
+    themes: Annotated[list[Ref], described("Theme keywords")]
+    contact_points: Annotated[list[ContactSummary], described("Published contact points")]
+
+
+class Address(WireModel):
+    street: Annotated[str | None, described("Street", "Landemærket 9")]
+    postal_code: Annotated[str | None, described("Postal code", "1119")]
+    locality: Annotated[str | None, described("Locality", "Copenhagen K")]
+    country: Annotated[str | None, described("ISO 3166-1 alpha-2", "DK")]
+
+
+class ContactPoint(RecordBase):
+    type: Literal["contact_point"] = "contact_point"
+    kind: Annotated[vocab.ContactKind, described("Kind", "email")]
+    value: Annotated[str, described("As printed", "pet@pet.dk")]
+    label: Annotated[str | None, described("What it is for")]
+    is_personal: Annotated[
+        bool, described("Reaches a private person (published only if the operator allows)", False)
+    ]
+    person_name: Annotated[str | None, described("The person it reaches (personal data)")]
+    organisation: Ref | None
+    practice: Ref | None
+    address: Address | None
+
+
+# --- envelopes ------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class ListLinks(WireModel):
+    self: Annotated[str, described("This page's URL", "/v1/cities?limit=50")]
+    next: Annotated[str | None, described("The next page's URL; null on the last page", None)] = (
+        None
+    )
+
+
+class Page(WireModel, Generic[T]):
+    """One page of a collection, in `id` order."""
+
+    data: Annotated[list[T], described("The records on this page")]
+    next_cursor: Annotated[
+        str | None, described("Opaque cursor of the next page; null on the last page", None)
+    ]
+    links: ListLinks
+
+
+class SearchHit(Ref):
+    rank: Annotated[float, described("Relevance: higher is better", 10.5)]
+    snippet: Annotated[str | None, described("Where the words were found")] = None
+
+
+class SearchResults(WireModel):
+    query: Annotated[str, described("The query as understood", "hotline")]
+    data: Annotated[list[SearchHit], described("Matches, best first")]
+    next_cursor: Annotated[str | None, described("Opaque cursor of the next page")] = None
+    links: ListLinks
+
+
+class Problem(WireModel):
+    """An error, as RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Annotated[str, described("A URI naming the problem type", "about:blank")]
+    title: Annotated[str, described("Short summary of the problem type", "Not Found")]
+    status: Annotated[int, described("The HTTP status code", 404)]
+    detail: Annotated[
+        str | None, described("What went wrong, for this request", "No city with id 'atlantis'.")
+    ] = None
+    instance: Annotated[str | None, described("The request path", "/v1/cities/atlantis")] = None
+    errors: Annotated[
+        list[dict[str, Any]] | None, described("For invalid parameters: one entry each")
+    ] = None
+
+
+class Licence(WireModel):
+    name: Annotated[str, described("Licence of the data", "CC BY 4.0")]
+    url: Annotated[str, described("Licence text", "https://creativecommons.org/licenses/by/4.0/")]
+    attribution: Annotated[str, described("The attribution owed when reusing the data")]
+
+
+class Contact(WireModel):
+    email: Annotated[str | None, described("Contact e-mail of the publisher")]
+    url: Annotated[str | None, described("Contact page of the publisher")]
+
+
+class MetaLinks(WireModel):
+    self: Annotated[str, described("This document", "/v1/meta")]
+    sources: Annotated[str, described("The sources of the data", "/v1/sources")]
+    openapi: Annotated[str, described("The v1 contract", "/v1/openapi.json")]
+
+
+class Meta(WireModel):
+    """What is published: data set version, schema revision, change number, counts, licence."""
+
+    dataset_version: Annotated[str, described("Version of the curated data set", "1.0.0")]
+    content_digest: Annotated[
+        str, described("SHA-256 over every record: equal digests, equal data")
+    ]
+    schema_revision: Annotated[str, described("Database schema revision", "0002")]
+    last_seq: Annotated[int, described("Sequence number of the last change", 125)]
+    loaded_at: Annotated[datetime, described("When the data last changed (UTC)")]
+    record_counts: Annotated[
+        dict[str, int], described("Published records per collection", {"cities": 3})
+    ]
+    licence: Licence
+    contact: Contact
+    links: MetaLinks

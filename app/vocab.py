@@ -17,17 +17,23 @@ class DatePrecision(StrEnum):
 
 
 class SourceKind(StrEnum):
+    """What sort of document a source is."""
+
     CITY_PROFILE = "city_profile"
     WEB_PAGE = "web_page"
     PROJECT_CATALOGUE = "project_catalogue"
 
 
 class ActionPlanStatus(StrEnum):
+    """Whether an action plan is the current one."""
+
     CURRENT = "current"
     SUPERSEDED = "superseded"
 
 
 class OrganisationKind(StrEnum):
+    """What sort of body an organisation is."""
+
     MINISTRY = "ministry"
     AGENCY = "agency"
     CENTRE = "centre"
@@ -44,12 +50,16 @@ class OrganisationKind(StrEnum):
 
 
 class Sector(StrEnum):
+    """The sector an organisation belongs to."""
+
     PUBLIC = "public"
     PRIVATE = "private"
     CIVIL_SOCIETY = "civil_society"
 
 
 class Level(StrEnum):
+    """The level an organisation works at."""
+
     INTERNATIONAL = "international"
     NATIONAL = "national"
     REGIONAL = "regional"
@@ -67,6 +77,8 @@ class OrganisationRelationKind(StrEnum):
 
 
 class CooperationKind(StrEnum):
+    """What sort of cooperation."""
+
     CRIME_PREVENTION_COOPERATION = "crime_prevention_cooperation"
     TASK_FORCE = "task_force"
     STANDBY_UNIT = "standby_unit"
@@ -84,12 +96,16 @@ class CooperationScope(StrEnum):
 
 
 class MemberRole(StrEnum):
+    """The role of a member in a cooperation."""
+
     MEMBER = "member"
     SUPPORTER = "supporter"
     CONSULTED = "consulted"
 
 
 class PracticeKind(StrEnum):
+    """What sort of practice."""
+
     PROGRAMME = "programme"
     PROJECT = "project"
     TRAINING = "training"
@@ -104,12 +120,16 @@ class PracticeKind(StrEnum):
 
 
 class PracticeStatus(StrEnum):
+    """Whether a practice runs, ran or is planned (only where a source states it)."""
+
     ACTIVE = "active"
     COMPLETED = "completed"
     PLANNED = "planned"
 
 
 class FundingKind(StrEnum):
+    """Who pays for a practice."""
+
     EU = "eu"
     NATIONAL_GOVERNMENT = "national_government"
     MUNICIPAL = "municipal"
@@ -117,6 +137,8 @@ class FundingKind(StrEnum):
 
 
 class PracticeOrganisationRole(StrEnum):
+    """An organisation's role in a practice."""
+
     LEAD = "lead"
     COORDINATOR = "coordinator"
     PARTNER = "partner"
@@ -126,17 +148,23 @@ class PracticeOrganisationRole(StrEnum):
 
 
 class PracticeCooperationRole(StrEnum):
+    """A cooperation's role in a practice."""
+
     DELIVERED_BY = "delivered_by"
     TARGET = "target"
     INCLUDES = "includes"
 
 
 class CountryStrategyRole(StrEnum):
+    """An organisation's role in a country's prevention strategy."""
+
     LEAD = "lead"
     SUPPORT = "support"
 
 
 class ContactKind(StrEnum):
+    """What sort of contact point."""
+
     EMAIL = "email"
     PHONE = "phone"
     POSTAL_ADDRESS = "postal_address"
@@ -144,5 +172,7 @@ class ContactKind(StrEnum):
 
 
 class ChangeOperation(StrEnum):
+    """What a change did to a record."""
+
     UPSERT = "upsert"
     DELETE = "delete"

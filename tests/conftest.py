@@ -151,3 +151,14 @@ def mini_copy(tmp_path: Path) -> Path:
     target = tmp_path / "mini-seeds"
     shutil.copytree(MINI_SEEDS, target)
     return target
+
+
+@pytest.fixture
+def loaded_database_url(database_url: str) -> str:
+    """A database migrated to head with seeds/ loaded."""
+    from app.loader import load
+
+    engine = create_engine(database_url)
+    load(engine, SEEDS)
+    engine.dispose()
+    return database_url

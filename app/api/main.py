@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
     app.add_exception_handler(sa.exc.OperationalError, _database_unavailable)
     app.add_exception_handler(sa.exc.InterfaceError, _database_unavailable)
+    app.add_exception_handler(sa.exc.DataError, _value_refused)
     app.add_exception_handler(Exception, problems.on_unexpected_error)
 
     app.include_router(build_router())
@@ -199,4 +200,11 @@ async def _database_unavailable(request: Request, exc: Any) -> Response:
         503,
         "The database is unavailable; try again shortly.",
         headers={"Retry-After": "5"},
+    )
+
+
+async def _value_refused(request: Request, exc: Any) -> Response:
+    # Safety net: the database refused a value from the request (out of range, bad bytes).
+    return problems.problem_response(
+        request, 400, "A parameter holds a value the database cannot compare."
     )

@@ -59,6 +59,16 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """An optional query parameter is absent, never null: `anyOf: [X, null]` becomes X.
+    (Null cannot be written in a query string; the null branch only confuses clients.)"""
+    branches = schema.get("anyOf")
+    if branches and len(branches) == 2 and {"type": "null"} in branches:
+        (kept,) = [b for b in branches if b != {"type": "null"}]
+        del schema["anyOf"]
+        schema.update(kept)
+
+
 def finish(spec: dict[str, Any]) -> dict[str, Any]:
     spec = copy.deepcopy(spec)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
@@ -66,8 +76,14 @@ def finish(spec: dict[str, Any]) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas["Problem"] = problem
+    for name, schema in schemas.items():
+        if name.startswith("Page_"):
+            item = name.removeprefix("Page_").rstrip("_")
+            schema["description"] = f"One page of {item} records, in id order."
     for path, operations in spec["paths"].items():
         for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                _not_nullable(parameter["schema"])
             responses = operation["responses"]
             responses.pop("422", None)
             ok = responses["200"]

@@ -5,13 +5,14 @@ and different filters are ANDed. The declarations below produce the SQL conditio
 parameters and so the OpenAPI documentation.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator
 
 from app import vocab
 from app.api.v1 import schemas
@@ -20,8 +21,15 @@ from app.api.v1.records import COLLECTIONS, table
 Condition = Callable[[sa.Table, list[Any]], sa.ColumnElement[bool]]
 
 
+def storable(values: list[Any]) -> list[Any]:
+    """The values a stored record could have: a NUL character is in no id (and PostgreSQL
+    refuses it in a query), so such a value simply matches nothing."""
+    plain = [getattr(v, "value", v) for v in values]
+    return [v for v in plain if not (isinstance(v, str) and "\x00" in v)]
+
+
 def column_in(column: str) -> Condition:
-    return lambda t, values: t.c[column].in_([getattr(v, "value", v) for v in values])
+    return lambda t, values: t.c[column].in_(storable(values))
 
 
 def linked(link_table: str, owner: str, column: str, **where: str) -> Condition:
@@ -29,7 +37,7 @@ def linked(link_table: str, owner: str, column: str, **where: str) -> Condition:
 
     def condition(t: sa.Table, values: list[Any]) -> sa.ColumnElement[bool]:
         link = table(link_table)
-        query = sa.select(link.c[owner]).where(link.c[column].in_(values))
+        query = sa.select(link.c[owner]).where(link.c[column].in_(storable(values)))
         for name, value in where.items():
             query = query.where(link.c[name] == value)
         return t.c.id.in_(query)
@@ -286,10 +294,30 @@ COLLECTION_LIST = [
     ),
 ]
 
+
+def _iso_datetime(value: Any) -> Any:
+    # pydantic would read "0.5" as a Unix timestamp; the contract says ISO 8601 date-time.
+    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected an ISO 8601 date-time such as 2026-01-01T00:00:00Z")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        # Within a day of year 1 or 9999: as early or as late as a timestamp can be.
+        return (
+            datetime.min.replace(tzinfo=UTC) if value.year < 2 else datetime.max.replace(tzinfo=UTC)
+        )
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime), AfterValidator(_utc)]
+
 COMMON_FILTERS = [
     Filter(
         "updated_since",
-        datetime,
+        IsoDateTime,
         "Only records changed at or after this time (ISO 8601; without a zone, UTC)",
         "2026-01-01T00:00:00Z",
         lambda t, values: t.c.updated_at >= values[0],

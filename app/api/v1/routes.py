@@ -2,7 +2,7 @@
 
 import inspect
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -147,16 +147,15 @@ def _list_endpoint(collection: Collection) -> Callable[..., Response]:
             if values is None or values == []:
                 continue
             values = values if isinstance(values, list) else [values]
-            if f.type is datetime:
-                values = [v if v.tzinfo else v.replace(tzinfo=UTC) for v in values]
             query = query.where(f.condition(t, values))
             applied[f.name] = sorted(str(getattr(v, "value", v)) for v in values)
         text = params.get("q")
         if text is not None:
-            if not search_index.words(text):
-                raise ProblemError(400, "q needs at least one letter or digit.", parameter="q")
+            # A query with no word in it (only punctuation) matches nothing.
             query = query.where(
                 t.c.id.in_(search_index.matching_ids(conn, collection.entity, text))
+                if search_index.words(text)
+                else sa.false()
             )
             applied["q"] = search_index.words(text)
         if collection.entity == "contact_point" and not settings.publish_personal_contacts:
@@ -279,7 +278,8 @@ def _record_endpoint(collection: Collection) -> Callable[..., Response]:
         query = sa.select(t).where(t.c.id == id)
         if collection.entity == "contact_point" and not settings.publish_personal_contacts:
             query = query.where(t.c.is_personal.is_(False))
-        rows = conn.execute(query).mappings().all()
+        # No id holds a NUL character (and PostgreSQL refuses one in a query).
+        rows = [] if "\x00" in id else conn.execute(query).mappings().all()
         if not rows:
             raise ProblemError(404, f"No {singular} with id {id!r} is published.")
         ctx = Context(conn, personal_contacts=settings.publish_personal_contacts)
@@ -392,15 +392,13 @@ def search(
     check_parameters(request, {"q", "type", "limit", "cursor"})
     settings: Settings = request.app.state.settings
     words = search_index.words(q)
-    if not words:
-        raise ProblemError(400, "q needs at least one letter or digit.", parameter="q")
     types: list[str] | None = sorted(set(type)) if type else None
     scope = pagination.fingerprint("search", {"q": words, "type": types})
     after = None
     if cursor is not None:
         rank, entity_type, entity_id = pagination.decode(settings.cursor_secret, scope, cursor)
         after = (float(rank), str(entity_type), str(entity_id))
-    hits = search_index.search(conn, q, types=types, limit=limit + 1, after=after)
+    hits = search_index.search(conn, q, types=types, limit=limit + 1, after=after) if words else []
     next_cursor = None
     if len(hits) > limit:
         last = hits[limit - 1]

@@ -41,6 +41,8 @@ class Ref(WireModel):
 
 
 class RoleRef(Ref):
+    """A link to another record, with the role it plays in the relationship."""
+
     role: Annotated[str, described("The related record's role in this relationship", "lead")]
     note: Annotated[str | None, described("The source's wording, where useful", None)] = None
 
@@ -54,6 +56,8 @@ class SourceRef(Ref):
 
 
 class RecordLinks(WireModel):
+    """Links of a record."""
+
     self: Annotated[str, described("This record's URL", "/v1/cities/viborg")]
 
 
@@ -74,7 +78,9 @@ class RecordBase(WireModel):
 
 
 class Source(RecordBase):
-    type: Literal["source"] = "source"
+    """A document the data was curated from."""
+
+    type: Annotated[Literal["source"], described("The entity type", "source")] = "source"
     title: Annotated[
         str, described("The document's title", "Strong Cities Network city profile: Viborg")
     ]
@@ -94,7 +100,9 @@ class Source(RecordBase):
 
 
 class Theme(RecordBase):
-    type: Literal["theme"] = "theme"
+    """A keyword of a theme list, with the cities and practices that have it."""
+
+    type: Annotated[Literal["theme"], described("The entity type", "theme")] = "theme"
     label: Annotated[str, described("The label as the source prints it", "Hotline de soutien")]
     label_language: Annotated[str, described("ISO 639-1 language of the label", "fr")]
     scheme: Annotated[str, described("The keyword list the theme belongs to", "scn-keywords")]
@@ -104,7 +112,9 @@ class Theme(RecordBase):
 
 
 class Country(RecordBase):
-    type: Literal["country"] = "country"
+    """A country and its national prevention structure."""
+
+    type: Annotated[Literal["country"], described("The entity type", "country")] = "country"
     iso_code: Annotated[str, described("ISO 3166-1 alpha-2 code", "DK")]
     name: Annotated[str, described("English name", "Denmark")]
     national_overview: Annotated[str | None, described("The sources' national overview")]
@@ -126,7 +136,11 @@ class Country(RecordBase):
 
 
 class ActionPlan(RecordBase):
-    type: Literal["action_plan"] = "action_plan"
+    """A national action plan."""
+
+    type: Annotated[Literal["action_plan"], described("The entity type", "action_plan")] = (
+        "action_plan"
+    )
     country: Ref
     year: Annotated[int, described("Year the plan was launched", 2016)]
     title: Annotated[str, described("The plan's name", "Danish National Action Plan")]
@@ -142,7 +156,11 @@ class ActionPlan(RecordBase):
 
 
 class LegalBasis(RecordBase):
-    type: Literal["legal_basis"] = "legal_basis"
+    """A legal provision the prevention model rests on."""
+
+    type: Annotated[Literal["legal_basis"], described("The entity type", "legal_basis")] = (
+        "legal_basis"
+    )
     country: Ref
     citation: Annotated[
         str,
@@ -165,18 +183,24 @@ class LegalBasis(RecordBase):
 
 
 class Leader(WireModel):
+    """An office holder of a city (a public fact)."""
+
     role: Annotated[str, described("The office", "Mayor")]
     person_name: Annotated[str, described("The office holder", "Ulrik Wilbek")]
     title: Annotated[str | None, described("The title as printed", "Mayor of Viborg")]
 
 
 class AgeRange(WireModel):
+    """An age range in years, both ends included."""
+
     min: Annotated[int, described("Youngest age, in years", 0)]
     max: Annotated[int, described("Oldest age, in years", 18)]
 
 
 class City(RecordBase):
-    type: Literal["city"] = "city"
+    """A city: its profile, leadership, themes, and what runs there."""
+
+    type: Annotated[Literal["city"], described("The entity type", "city")] = "city"
     name: Annotated[str, described("The city's name", "Viborg")]
     country: Ref
     population: Annotated[int | None, described("Inhabitants, as the source states", 96500)]
@@ -210,11 +234,15 @@ class City(RecordBase):
 
 
 class Registration(WireModel):
+    """Where and under which number an organisation is registered."""
+
     number: Annotated[str, described("Registration number", "1076660")]
     country: Annotated[str, described("ISO 3166-1 alpha-2 code of the register", "GB")]
 
 
 class ContactSummary(WireModel):
+    """A published contact point, in short."""
+
     id: Annotated[str, described("The contact point's id", "pet-email")]
     kind: Annotated[
         vocab.ContactKind, described("email, phone, postal_address or website", "email")
@@ -225,7 +253,11 @@ class ContactSummary(WireModel):
 
 
 class Organisation(RecordBase):
-    type: Literal["organisation"] = "organisation"
+    """A ministry, agency, unit, company or NGO, and its relationships."""
+
+    type: Annotated[Literal["organisation"], described("The entity type", "organisation")] = (
+        "organisation"
+    )
     name: Annotated[
         str, described("Name as the sources write it", "Danish Security and Intelligence Service")
     ]
@@ -256,6 +288,8 @@ class Organisation(RecordBase):
 
 
 class CooperationMember(WireModel):
+    """A member of a cooperation: an organisation, a cooperation or a sector."""
+
     organisation: Ref | None = None
     cooperation: Ref | None = None
     sector: Annotated[str | None, described("A sector named as member", "schools")] = None
@@ -264,7 +298,11 @@ class CooperationMember(WireModel):
 
 
 class Cooperation(RecordBase):
-    type: Literal["cooperation"] = "cooperation"
+    """A multi-agency cooperation: a national model or a local cooperation."""
+
+    type: Annotated[Literal["cooperation"], described("The entity type", "cooperation")] = (
+        "cooperation"
+    )
     name: Annotated[str, described("Name", "Schools, Social Services & Police")]
     acronym: Annotated[str | None, described("Acronym", "SSP")]
     kind: Annotated[vocab.CooperationKind, described("Kind", "crime_prevention_cooperation")]
@@ -285,6 +323,8 @@ class Cooperation(RecordBase):
 
 
 class Figure(WireModel):
+    """A number a source gives about a practice, with its unit."""
+
     key: Annotated[str, described("What is counted", "meetings-per-year")]
     label: Annotated[str, described("Readable label", "meetings with local groups of parents")]
     value: Annotated[float, described("The number (lower bound of a range)", 170)]
@@ -295,23 +335,31 @@ class Figure(WireModel):
 
 
 class Period(WireModel):
+    """When something ran or runs; either end may be unknown."""
+
     start: PartialDate | None
     end: PartialDate | None
 
 
 class Money(WireModel):
+    """An amount of money in a currency."""
+
     amount: Annotated[float, described("Amount", 30000)]
     currency: Annotated[str, described("ISO 4217 currency", "EUR")]
     estimate: Annotated[bool | None, described("The source calls it an estimate", True)]
 
 
 class Funding(WireModel):
+    """How a practice is funded."""
+
     kind: Annotated[vocab.FundingKind | None, described("Who pays", "eu")]
     description: Annotated[str | None, described("As the source words it")]
 
 
 class Practice(RecordBase):
-    type: Literal["practice"] = "practice"
+    """A practice, programme, project, training, service or activity."""
+
+    type: Annotated[Literal["practice"], described("The entity type", "practice")] = "practice"
     name: Annotated[str, described("Name", "Community Counteracting Radicalisation")]
     acronym: Annotated[str | None, described("Acronym", "CoCoRa")]
     kind: Annotated[vocab.PracticeKind, described("Kind", "project")]
@@ -341,6 +389,8 @@ class Practice(RecordBase):
 
 
 class Address(WireModel):
+    """A postal address."""
+
     street: Annotated[str | None, described("Street", "Landemærket 9")]
     postal_code: Annotated[str | None, described("Postal code", "1119")]
     locality: Annotated[str | None, described("Locality", "Copenhagen K")]
@@ -348,7 +398,11 @@ class Address(WireModel):
 
 
 class ContactPoint(RecordBase):
-    type: Literal["contact_point"] = "contact_point"
+    """An e-mail address, phone number, postal address or website."""
+
+    type: Annotated[Literal["contact_point"], described("The entity type", "contact_point")] = (
+        "contact_point"
+    )
     kind: Annotated[vocab.ContactKind, described("Kind", "email")]
     value: Annotated[str, described("As printed", "pet@pet.dk")]
     label: Annotated[str | None, described("What it is for")]
@@ -367,6 +421,8 @@ T = TypeVar("T")
 
 
 class ListLinks(WireModel):
+    """Links of a page."""
+
     self: Annotated[str, described("This page's URL", "/v1/cities?limit=50")]
     next: Annotated[str | None, described("The next page's URL; null on the last page", None)] = (
         None
@@ -384,11 +440,15 @@ class Page(WireModel, Generic[T]):
 
 
 class SearchHit(Ref):
+    """A record that matches a search."""
+
     rank: Annotated[float, described("Relevance: higher is better", 10.5)]
     snippet: Annotated[str | None, described("Where the words were found")] = None
 
 
 class SearchResults(WireModel):
+    """Search matches, best first."""
+
     query: Annotated[str, described("The query as understood", "hotline")]
     data: Annotated[list[SearchHit], described("Matches, best first")]
     next_cursor: Annotated[str | None, described("Opaque cursor of the next page")] = None
@@ -413,17 +473,23 @@ class Problem(WireModel):
 
 
 class Licence(WireModel):
+    """The licence of the data and the attribution owed."""
+
     name: Annotated[str, described("Licence of the data", "CC BY 4.0")]
     url: Annotated[str, described("Licence text", "https://creativecommons.org/licenses/by/4.0/")]
     attribution: Annotated[str, described("The attribution owed when reusing the data")]
 
 
 class Contact(WireModel):
+    """How to reach the publisher."""
+
     email: Annotated[str | None, described("Contact e-mail of the publisher")]
     url: Annotated[str | None, described("Contact page of the publisher")]
 
 
 class MetaLinks(WireModel):
+    """Links from /v1/meta."""
+
     self: Annotated[str, described("This document", "/v1/meta")]
     sources: Annotated[str, described("The sources of the data", "/v1/sources")]
     openapi: Annotated[str, described("The v1 contract", "/v1/openapi.json")]

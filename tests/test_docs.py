@@ -31,3 +31,14 @@ def test_the_quick_start_comes_first() -> None:
     assert README.index("make run") > quick_start
     assert README.index("make test") > quick_start
     assert README.index("## ", README.index("# ") + 2) == quick_start
+
+
+def test_every_filter_is_in_the_api_guide() -> None:
+    from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS
+
+    guide = (PROJECT_ROOT / "docs" / "API.md").read_text(encoding="utf-8")
+    names = {f.name for c in COLLECTION_LIST for f in c.filters} | {f.name for f in COMMON_FILTERS}
+    for name in sorted(names):
+        assert f"`{name}`" in guide, f"docs/API.md does not explain the {name} filter"
+    for collection in COLLECTION_LIST:
+        assert f"`/v1/{collection.path}`" in guide

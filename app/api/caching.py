@@ -4,6 +4,7 @@ The body is rendered once, hashed, and either sent or answered with 304. The ETa
 the exact bytes, so it changes exactly when the representation does.
 """
 
+import gzip
 import hashlib
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -14,6 +15,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 JSON = "application/json"
+GZIP_MINIMUM = 1024  # bytes: below this, compressing costs more than it saves
 
 
 def render(payload: Any) -> bytes:
@@ -24,9 +26,17 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _etag_matches(header: str, etag: str) -> bool:
+def _etag_matches(header: str, etags: set[str]) -> bool:
     candidates = [c.strip() for c in header.split(",")]
-    return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
+    return "*" in candidates or any(c.removeprefix("W/") in etags for c in candidates)
+
+
+def _accepts_gzip(request: Request) -> bool:
+    for part in request.headers.get("accept-encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip":
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
 def _not_modified_since(header: str, last_modified: datetime) -> bool:
@@ -50,7 +60,12 @@ def cacheable(
 ) -> Response:
     """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it."""
     body = render(payload)
-    etag = etag_of(body)
+    identity_etag = etag_of(body)
+    # Each content coding is its own representation, so it gets its own strong ETag; a client
+    # holding either variant's ETag is answered 304 with the variant it would now receive.
+    gzipped_etag = identity_etag[:-1] + '-gzip"'
+    use_gzip = len(body) >= GZIP_MINIMUM and _accepts_gzip(request)
+    etag = gzipped_etag if use_gzip else identity_etag
     common = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={max_age}",
@@ -61,10 +76,13 @@ def cacheable(
         common["Last-Modified"] = format_datetime(last_modified, usegmt=True)
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
-        if _etag_matches(if_none_match, etag):
+        if _etag_matches(if_none_match, {identity_etag, gzipped_etag}):
             return Response(status_code=304, headers=common)
     elif last_modified is not None:
         since = request.headers.get("if-modified-since")
         if since and _not_modified_since(since, last_modified):
             return Response(status_code=304, headers=common)
+    if use_gzip:
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        common["Content-Encoding"] = "gzip"
     return Response(body, media_type=media_type, headers=common)

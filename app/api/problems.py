@@ -1,5 +1,6 @@
 """RFC 9457 problem details: the one shape of every error this API returns."""
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -8,6 +9,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+logger = logging.getLogger("app.api")
 
 PROBLEM_JSON = "application/problem+json"
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
@@ -90,4 +93,5 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:
     # The traceback goes to the server's log, never to the client.
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "The server failed to answer; the error is logged.")

@@ -127,3 +127,19 @@ def test_schemathesis_finds_nothing(loaded_database_url: str) -> None:
         )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout
+
+
+def test_the_schema_examples_are_the_real_data() -> None:
+    from app.api.v1.examples import render_examples, stored_examples
+
+    assert stored_examples() == render_examples(), (
+        "app/api/v1/examples.json no longer matches seeds/: run "
+        "`.venv/bin/python -m app.api.v1.examples`, then `scn openapi -o openapi/v1.json`"
+    )
+
+
+def test_every_entity_schema_shows_a_real_record() -> None:
+    schemas = v1_openapi()["components"]["schemas"]
+    for name in ("City", "Practice", "Organisation", "Cooperation", "Source", "ContactPoint"):
+        (example,) = schemas[name]["examples"]
+        assert example["links"]["self"].startswith("/v1/")

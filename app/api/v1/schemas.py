@@ -511,3 +511,34 @@ class Meta(WireModel):
     licence: Licence
     contact: Contact
     links: MetaLinks
+
+
+def _attach_examples() -> None:
+    """Each entity schema shows one real record (examples.json, from the Danish data)."""
+    from app.api.v1.examples import stored_examples
+
+    examples = stored_examples()
+    models: list[type[RecordBase]] = [
+        Source,
+        Theme,
+        Country,
+        ActionPlan,
+        LegalBasis,
+        City,
+        Organisation,
+        Cooperation,
+        Practice,
+        ContactPoint,
+    ]
+    for model in models:
+        _attach(model, examples)
+
+
+def _attach(model: type[RecordBase], examples: dict[str, Any]) -> None:
+    entity = model.model_fields["type"].default
+    if entity in examples:
+        model.model_config["json_schema_extra"] = {"examples": [examples[entity]]}
+        model.model_rebuild(force=True)
+
+
+_attach_examples()

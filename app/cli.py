@@ -1,5 +1,6 @@
-"""The `scn` command line: serve, db, load."""
+"""The `scn` command line: serve, db, load, export, mirror, history, openapi."""
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -161,6 +162,122 @@ def openapi_command(
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@cli.command("export")
+def export_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default: stdout")
+    ] = None,
+    entity_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", "-t", help="Only this entity type (repeat for several)"),
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Write every current record as NDJSON (the same lines as /v1/export), from one snapshot."""
+    from app.api.v1.records import COLLECTIONS
+    from app.sync import export_lines
+
+    unknown = sorted(set(entity_type or []) - set(COLLECTIONS))
+    if unknown:
+        _fail(f"unknown type {', '.join(unknown)}; one of: {', '.join(COLLECTIONS)}")
+    types = [t for t in COLLECTIONS if t in set(entity_type)] if entity_type else None
+    settings = get_settings()
+    url = _database_url(database)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                lines = export_lines(
+                    connection, types, personal_contacts=settings.publish_personal_contacts
+                )
+                if output is None:
+                    for line in lines:
+                        sys.stdout.buffer.write(line)
+                    sys.stdout.flush()
+                else:
+                    with output.open("wb") as file:
+                        file.writelines(lines)
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot read the database {_safe_url(url)}: {exc.orig}", 2)
+    finally:
+        engine.dispose()
+
+
+@cli.command("mirror")
+def mirror_command(
+    source: Annotated[str, typer.Option("--source", help="Base URL of the API to copy")],
+    database: Annotated[
+        str, typer.Option("--database", "-d", help="Database URL of the copy (made if new)")
+    ],
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep running, syncing every --interval seconds")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=1, help="Seconds between syncs with --follow")
+    ] = 60.0,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=1000, help="Changes asked for per request")
+    ] = 500,
+) -> None:
+    """Copy a publisher's API into a local database and keep it in sync (see docs/SYNC.md)."""
+    import signal
+
+    from app.mirror import Mirror, MirrorError
+
+    stop = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    mirror = Mirror(source, database, batch=batch)
+    try:
+        if follow:
+            signal.signal(signal.SIGTERM, request_stop)
+            signal.signal(signal.SIGINT, request_stop)
+            mirror.follow(interval, lambda: stop)
+        else:
+            result = mirror.run_once()
+            typer.echo(
+                f"{result.mode}: {result.applied} records applied; at change {result.last_seq}"
+            )
+    except MirrorError as exc:
+        _fail(str(exc))
+    except LoadError as exc:
+        _fail(str(exc))
+    except sa.exc.IntegrityError as exc:
+        _fail(f"the source's records do not fit the database {_safe_url(database)}: {exc.orig}")
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot write to the database {_safe_url(database)}: {exc.orig}", 2)
+    finally:
+        mirror.close()
+
+
+history_cli = typer.Typer(help="The change history kept for /v1/changes.", no_args_is_help=True)
+cli.add_typer(history_cli, name="history")
+
+
+@history_cli.command("prune")
+def history_prune(
+    keep: Annotated[int, typer.Option("--keep", min=0, help="How many latest changes to keep")],
+    database: DatabaseOption = None,
+) -> None:
+    """Forget all but the last KEEP changes; clients further behind must take a new snapshot."""
+    from app.loader import prune_history
+
+    url = _database_url(database)
+    engine = create_engine(url)
+    try:
+        start, removed = prune_history(engine, keep)
+    except LoadError as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+    typer.echo(f"history now starts after change {start} ({removed} changes removed)")
 
 
 def main() -> None:

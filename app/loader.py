@@ -9,7 +9,8 @@ writing one `change` row per record with the next sequence number. Same seeds tw
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -337,10 +338,30 @@ def seed_rows(entity: str, record: BaseModel) -> EntityRows:
 
 def content_digest(planned: dict[str, dict[str, EntityRows]]) -> str:
     """One hash for the whole data set: equal digests, equal data."""
+    return _digest(
+        (entity, record_id, records[record_id].content_hash())
+        for entity, records in planned.items()
+        for record_id in sorted(records)
+    )
+
+
+def stored_digest(connection: sa.Connection) -> str:
+    """The same digest, over what a database holds (a mirror's own data)."""
+    return _digest(
+        (entity, record_id, content_hash)
+        for entity in models.ENTITIES
+        for record_id, content_hash in connection.execute(
+            sa.select(_table(entity).c.id, _table(entity).c.content_hash).order_by(
+                _table(entity).c.id
+            )
+        )
+    )
+
+
+def _digest(items: Iterable[tuple[str, str, str]]) -> str:
     digest = hashlib.sha256()
-    for entity, records in planned.items():
-        for record_id in sorted(records):
-            digest.update(f"{entity}/{record_id}/{records[record_id].content_hash()}\n".encode())
+    for entity, record_id, content_hash in items:
+        digest.update(f"{entity}/{record_id}/{content_hash}\n".encode())
     return digest.hexdigest()
 
 
@@ -434,18 +455,27 @@ def load(
     }
     digest = content_digest(planned)
 
-    connection, transaction = _begin(engine, lock_timeout, on_wait)
-    try:
-        if is_sqlite(engine.url):
-            # The deferred foreign keys are checked at commit; SQLite needs them on per connection.
-            connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-        _acquire_lock(connection, lock_timeout, on_wait)
-        _check_revision(connection)
+    with write_transaction(engine, lock_timeout=lock_timeout, on_wait=on_wait) as connection:
         if search.is_empty(connection):
             search.rebuild(connection, [(e, _table(e)) for e in planned])
-        result = _apply(connection, seeds, planned, digest, now or datetime.now(UTC))
+        return _apply(connection, seeds, planned, digest, now or datetime.now(UTC))
+
+
+@contextmanager
+def write_transaction(
+    engine: sa.Engine, *, lock_timeout: float = 60.0, on_wait: Callable[[], None] = lambda: None
+) -> Iterator[sa.Connection]:
+    """The one writer's transaction: taken under the write lock, on a migrated database.
+
+    Committed when the block ends, rolled back if it raises: all or nothing. The loader and
+    `scn mirror` both write through it, so they never interleave with each other either.
+    """
+    connection, transaction = _begin(engine, lock_timeout, on_wait)
+    try:
+        _acquire_lock(connection, lock_timeout, on_wait)
+        _check_revision(connection)
+        yield connection
         transaction.commit()
-        return result
     except BaseException:
         transaction.rollback()
         raise
@@ -512,14 +542,11 @@ def _apply(
     for entity in reversed(list(planned)):
         gone = sorted(set(stored[entity]) - set(planned[entity]))
         for record_id in gone:
-            _delete_links(connection, entity, record_id)
-            connection.execute(sa.delete(_table(entity)).where(_table(entity).c.id == record_id))
-            search.remove(connection, entity, record_id)
+            remove_record(connection, entity, record_id)
             log(entity, record_id, ChangeOperation.DELETE, stored[entity][record_id]["version"] + 1)
             result.deleted += 1
 
     for entity, records in planned.items():
-        table = _table(entity)
         for record_id in sorted(records):
             rows = records[record_id]
             new_hash = rows.content_hash()
@@ -528,31 +555,19 @@ def _apply(
                 continue
             if old is None:
                 record_version = _next_version_after_delete(connection, entity, record_id)
-                connection.execute(
-                    sa.insert(table).values(
-                        id=record_id,
-                        version=record_version,
-                        updated_at=now,
-                        content_hash=new_hash,
-                        **rows.row,
-                    )
-                )
                 result.created += 1
             else:
                 record_version = old["version"] + 1
-                _delete_links(connection, entity, record_id)
-                connection.execute(
-                    sa.update(table)
-                    .where(table.c.id == record_id)
-                    .values(
-                        version=record_version, updated_at=now, content_hash=new_hash, **rows.row
-                    )
-                )
                 result.updated += 1
-            for link_table, link_rows in rows.links.items():
-                if link_rows:
-                    connection.execute(sa.insert(_table(link_table)), link_rows)
-            search.put(connection, entity, record_id, rows.row)
+            write_record(
+                connection,
+                entity,
+                record_id,
+                rows,
+                version=record_version,
+                updated_at=now,
+                exists=old is not None,
+            )
             log(entity, record_id, ChangeOperation.UPSERT, record_version)
 
     if changes:
@@ -592,6 +607,45 @@ def _delete_links(connection: sa.Connection, entity: str, record_id: str) -> Non
         connection.execute(sa.delete(table).where(condition))
 
 
+def write_record(
+    connection: sa.Connection,
+    entity: str,
+    record_id: str,
+    rows: EntityRows,
+    *,
+    version: int,
+    updated_at: datetime,
+    exists: bool,
+) -> None:
+    """Store a record with its link rows and citations, and index it for search.
+
+    Shared by the loader and `scn mirror`, so a mirror stores exactly what the publisher does.
+    """
+    table = _table(entity)
+    values = {
+        "version": version,
+        "updated_at": updated_at,
+        "content_hash": rows.content_hash(),
+        **rows.row,
+    }
+    if exists:
+        _delete_links(connection, entity, record_id)
+        connection.execute(sa.update(table).where(table.c.id == record_id).values(**values))
+    else:
+        connection.execute(sa.insert(table).values(id=record_id, **values))
+    for link_table, link_rows in rows.links.items():
+        if link_rows:
+            connection.execute(sa.insert(_table(link_table)), link_rows)
+    search.put(connection, entity, record_id, rows.row)
+
+
+def remove_record(connection: sa.Connection, entity: str, record_id: str) -> None:
+    """Delete a record, its link rows, citations and search entry."""
+    _delete_links(connection, entity, record_id)
+    connection.execute(sa.delete(_table(entity)).where(_table(entity).c.id == record_id))
+    search.remove(connection, entity, record_id)
+
+
 def _next_version_after_delete(connection: sa.Connection, entity: str, record_id: str) -> int:
     """A record that comes back after a delete continues its version count, never repeats it."""
     change = _table("change")
@@ -604,3 +658,20 @@ def _next_version_after_delete(connection: sa.Connection, entity: str, record_id
 
 
 assert set(TO_ROWS) == set(models.ENTITIES), "every entity needs its seed -> rows mapping"
+
+
+def prune_history(engine: sa.Engine, keep: int) -> tuple[int, int]:
+    """Delete all but the last `keep` changes; return (new history start, rows removed).
+
+    A client whose cursor is before the new start gets 410 and takes a new snapshot.
+    """
+    with write_transaction(engine) as connection:
+        state = _table("dataset_state")
+        last_seq, history_start = connection.execute(
+            sa.select(state.c.last_seq, state.c.history_start)
+        ).one()
+        start = max(history_start, last_seq - keep)
+        change = _table("change")
+        removed = connection.execute(sa.delete(change).where(change.c.seq <= start)).rowcount
+        connection.execute(sa.update(state).values(history_start=start))
+    return start, removed

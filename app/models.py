@@ -495,7 +495,8 @@ class Change(SQLModel, table=True):
 
     __table_args__ = (
         one_of("op", vocab.ChangeOperation, nullable=False),
-        sa.Index(None, "entity_type", "entity_id"),
+        # Finds a record's latest change without reading the table (the change feed's compaction).
+        sa.Index(None, "entity_type", "entity_id", "seq"),
     )
 
 
@@ -509,6 +510,30 @@ class DatasetState(SQLModel, table=True):
     content_digest: str = Field(max_length=64)
     loaded_at: datetime = Field(sa_type=TIMESTAMP)
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
+    history_start: int = Field(
+        default=0,
+        sa_type=sa.BigInteger,
+        sa_column_kwargs={"server_default": "0"},
+        description="Changes after this number are kept; an older `since` must re-snapshot",
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("id = 1", name="single_row"),
+        sa.CheckConstraint("history_start <= last_seq", name="history_within_log"),
+    )
+
+
+class MirrorState(SQLModel, table=True):
+    """On a mirror (`scn mirror`): which API it copies and how far it has applied its changes.
+    Written in the same transaction as the data it describes."""
+
+    __tablename__ = "mirror_state"
+
+    id: int = Field(default=1, primary_key=True)
+    source_url: str
+    last_seq: int = Field(sa_type=sa.BigInteger)
+    synced_at: datetime = Field(sa_type=TIMESTAMP)
+    snapshots: int = Field(default=0, description="How many full snapshots it has taken")
 
     __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
 

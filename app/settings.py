@@ -4,12 +4,14 @@ Each setting has its default and its meaning here; the README's table lists the 
 """
 
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_VERSION = version("scn-open-data")
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'scn.sqlite3'}"
 
 

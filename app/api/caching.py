@@ -6,15 +6,19 @@ the exact bytes, so it changes exactly when the representation does.
 
 import gzip
 import hashlib
+import zlib
+from collections.abc import Iterator
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 JSON = "application/json"
+NDJSON = "application/x-ndjson"
 GZIP_MINIMUM = 1024  # bytes: below this, compressing costs more than it saves
 
 
@@ -86,3 +90,51 @@ def cacheable(
         body = gzip.compress(body, compresslevel=6, mtime=0)
         common["Content-Encoding"] = "gzip"
     return Response(body, media_type=media_type, headers=common)
+
+
+def streamed_ndjson(
+    request: Request,
+    connection: sa.Connection,
+    lines: Iterator[bytes],
+    *,
+    identity: str,
+    last_modified: datetime | None,
+    max_age: int,
+) -> Response:
+    """Stream `lines` (read on `connection`, closed at the end) with caching headers.
+
+    The body is not known before it is sent, so the ETag comes from `identity`: a digest of
+    everything the body is a function of (data set state, options, code version).
+    """
+    use_gzip = _accepts_gzip(request)
+    identity_etag = f'"{identity}"'
+    gzipped_etag = f'"{identity}-gzip"'
+    headers = {
+        "ETag": gzipped_etag if use_gzip else identity_etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        "Vary": "Accept, Accept-Encoding",
+    }
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and _etag_matches(if_none_match, {identity_etag, gzipped_etag}):
+        connection.close()
+        return Response(status_code=304, headers=headers)
+
+    def body() -> Iterator[bytes]:
+        try:
+            if not use_gzip:
+                yield from lines
+                return
+            compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip framing
+            for line in lines:
+                chunk = compressor.compress(line)
+                if chunk:
+                    yield chunk
+            yield compressor.flush()
+        finally:
+            connection.close()
+
+    if use_gzip:
+        headers["Content-Encoding"] = "gzip"
+    return StreamingResponse(body(), media_type=NDJSON, headers=headers)

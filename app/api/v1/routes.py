@@ -11,15 +11,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from app import search as search_index
+from app import sync
 from app.api import pagination
-from app.api.caching import cacheable
+from app.api.caching import NDJSON, cacheable, streamed_ndjson
 from app.api.problems import ProblemError
 from app.api.v1 import schemas
 from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS, Collection
 from app.api.v1.records import COLLECTIONS, Context, build, table
 from app.migrate import head_revision
 from app.models import ENTITIES
-from app.settings import Settings
+from app.settings import PACKAGE_VERSION, Settings
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -349,6 +350,43 @@ def build_router() -> APIRouter:
         tags=["Search"],
     )
     router.add_api_route(
+        "/changes",
+        changes,
+        methods=["GET"],
+        operation_id="listChanges",
+        summary="Changes after a sequence number",
+        description=(
+            "The change feed for keeping a copy in sync: the changes after `since`, oldest "
+            "first, deletes as tombstones. Of each record only its latest change is listed, "
+            "with the record as it is now. Apply them in order, store `next_since` with the data, "
+            "and ask again. History is kept from `history_start`; an older `since` gets 410: "
+            "take a new snapshot from /v1/export. See docs/SYNC.md."
+        ),
+        response_model=schemas.ChangePage,
+        tags=["Sync"],
+    )
+    router.add_api_route(
+        "/export",
+        export,
+        methods=["GET"],
+        operation_id="exportRecords",
+        summary="Every current record, as NDJSON",
+        description=(
+            "A consistent snapshot, streamed: the first line is a header "
+            "(`type`: `header`, `dataset_version`, `schema_revision`, `last_seq`, ...), then one "
+            "record per line, as /v1/<collection>/{id} gives it, by entity then id. The snapshot "
+            "plus the changes after its `last_seq` equals the current data."
+        ),
+        response_class=Response,
+        responses={
+            200: {
+                "content": {NDJSON: {"schema": {"type": "string"}}},
+                "description": "NDJSON lines",
+            }
+        },
+        tags=["Sync"],
+    )
+    router.add_api_route(
         "/meta",
         meta,
         methods=["GET"],
@@ -358,6 +396,113 @@ def build_router() -> APIRouter:
         tags=["Meta"],
     )
     return router
+
+
+CHANGES_DEFAULT_LIMIT = 500
+CHANGES_MAX_LIMIT = 1000
+
+
+def changes(
+    request: Request,
+    conn: Annotated[sa.Connection, Depends(connection)],
+    since: Annotated[
+        int,
+        Query(
+            ge=0,
+            description="The last change number the client has applied (0: from the start)",
+            examples=[0],
+        ),
+    ] = 0,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=CHANGES_MAX_LIMIT,
+            description=(
+                f"Changes per page (default {CHANGES_DEFAULT_LIMIT}, at most {CHANGES_MAX_LIMIT})"
+            ),
+        ),
+    ] = CHANGES_DEFAULT_LIMIT,
+) -> Response:
+    check_parameters(request, {"since", "limit"})
+    settings: Settings = request.app.state.settings
+    try:
+        page = sync.changes(
+            conn, since, limit, personal_contacts=settings.publish_personal_contacts
+        )
+    except sync.HistoryGone as gone:
+        raise ProblemError(
+            410,
+            f"Changes after {gone.since} are no longer kept (history starts at "
+            f"{gone.history_start}). Take a new snapshot from /v1/export, then ask for the "
+            "changes after its last_seq.",
+            history_start=gone.history_start,
+            snapshot="/v1/export",
+        ) from None
+    except sync.SinceInFuture as future:
+        raise ProblemError(
+            400,
+            f"since={future.since} is after the last change ({future.last_seq}).",
+            errors=[{"parameter": "since", "in": "query", "message": "after the last change"}],
+        ) from None
+    page["links"] = {
+        "self": f"/v1/changes?since={since}&limit={limit}",
+        "next": f"/v1/changes?since={page['next_since']}&limit={limit}",
+    }
+    return cacheable(
+        request,
+        page,
+        last_modified=_last_modified(conn),
+        max_age=settings.cache_max_age,
+    )
+
+
+def export(
+    request: Request,
+    type: Annotated[
+        list[EntityType] | None,
+        Query(
+            description="Only records of these entity types; repeat it for several",
+            examples=["city"],
+        ),
+    ] = None,
+) -> Response:
+    """Every current record as NDJSON, streamed: a header line, then one record per line."""
+    check_parameters(request, {"type"})
+    settings: Settings = request.app.state.settings
+    types: list[str] | None = [t for t in ENTITIES if t in set(type)] if type else None
+    conn = _open_read_transaction(request.app.state.engine)
+    try:
+        header = sync.export_header(conn, types)
+        last_modified = _last_modified(conn)
+    except BaseException:
+        conn.close()
+        raise
+    # The export is a function of the data set state, the options and this code's version.
+    identity = pagination.fingerprint(
+        "export",
+        {
+            "header": header,
+            "personal": settings.publish_personal_contacts,
+            "code": PACKAGE_VERSION,
+        },
+    )
+    return streamed_ndjson(
+        request,
+        conn,
+        sync.export_lines(conn, types, personal_contacts=settings.publish_personal_contacts),
+        identity=identity,
+        last_modified=last_modified,
+        max_age=settings.cache_max_age,
+    )
+
+
+def _open_read_transaction(engine: sa.Engine) -> sa.Connection:
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    conn.begin()
+    return conn
 
 
 def search(

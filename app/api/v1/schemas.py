@@ -513,6 +513,47 @@ class Meta(WireModel):
     links: MetaLinks
 
 
+class ChangeItem(WireModel):
+    """One change of one record: an upsert with the record as it is now, or a tombstone."""
+
+    seq: Annotated[int, described("Sequence number, in commit order", 118)]
+    type: Annotated[str, described("The record's entity type", "city")]
+    id: Annotated[str, described("The record's id", "viborg")]
+    op: Annotated[
+        vocab.ChangeOperation, described("upsert: store `record`; delete: remove", "upsert")
+    ]
+    version: Annotated[int, described("The record's version after this change", 2)]
+    changed_at: Annotated[datetime, described("When the change was made (UTC)")]
+    href: Annotated[str, described("The record's URL", "/v1/cities/viborg")]
+    record: Annotated[
+        dict[str, Any] | None,
+        described("For an upsert: the record as /v1/<collection>/{id} gives it; null for a delete"),
+    ]
+
+
+class ChangeLinks(WireModel):
+    """Links of a change page."""
+
+    self: Annotated[str, described("This page", "/v1/changes?since=0")]
+    next: Annotated[str, described("The page to ask for next", "/v1/changes?since=125")]
+
+
+class ChangePage(WireModel):
+    """Changes after `since`, oldest first; of each record only its latest change is listed."""
+
+    since: Annotated[int, described("The `since` asked for", 0)]
+    next_since: Annotated[
+        int, described("Ask for `since` = this next; store it with the data", 125)
+    ]
+    last_seq: Annotated[int, described("The publisher's last change number now", 125)]
+    history_start: Annotated[
+        int, described("The oldest `since` still answered; older ones get 410", 0)
+    ]
+    has_more: Annotated[bool, described("More changes are waiting: ask again at once", False)]
+    data: Annotated[list[ChangeItem], described("The changes, in `seq` order")]
+    links: ChangeLinks
+
+
 def _attach_examples() -> None:
     """Each entity schema shows one real record (examples.json, from the Danish data)."""
     from app.api.v1.examples import stored_examples

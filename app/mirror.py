@@ -1,0 +1,377 @@
+"""`scn mirror`: keep a local database identical to a publisher's API.
+
+The first run migrates the target database and takes a snapshot (/v1/export); later runs apply
+the change feed (/v1/changes) from the cursor stored in the target database. Each run is one
+transaction that writes the data and the cursor together, so a crash leaves the previous state
+and the next run resumes from the same cursor: nothing lost, nothing applied twice. A 410 (the
+publisher no longer keeps the changes after our cursor) means a new snapshot. Network errors and
+503s are retried with exponential backoff.
+"""
+
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import httpx
+import orjson
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from app import migrate, search
+from app.db import create_engine
+from app.loader import OWNED_LINKS, remove_record, stored_digest, write_record
+from app.models import ENTITIES
+from app.sync import record_rows
+
+USER_AGENT = "scn-mirror/1"
+CRASH_AFTER_ENV = "SCN_MIRROR_CRASH_AFTER"
+"""Test hook: exit abruptly after writing this many records in a run (before its commit)."""
+
+
+class MirrorError(Exception):
+    """The mirror cannot go on (the source answers with an error that retrying will not fix)."""
+
+
+class SnapshotNeeded(Exception):
+    pass
+
+
+@dataclass
+class RunResult:
+    mode: str  # "snapshot" or "changes"
+    applied: int
+    last_seq: int
+
+
+@dataclass
+class Retry:
+    attempts: int = 8
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+
+
+def _table(name: str) -> sa.Table:
+    return SQLModel.metadata.tables[name]
+
+
+def _parse_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Mirror:
+    def __init__(
+        self,
+        source: str,
+        database_url: str,
+        *,
+        batch: int = 500,
+        retry: Retry | None = None,
+        progress: TextIO = sys.stderr,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.source = source.rstrip("/")
+        self.database_url = database_url
+        self.batch = batch
+        self.retry = retry or Retry()
+        self.progress = progress
+        self.http = httpx.Client(
+            base_url=self.source,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=httpx.Timeout(30.0, read=120.0),
+            transport=transport,
+        )
+        self._written = 0
+        crash = os.environ.get(CRASH_AFTER_ENV)
+        self._crash_after = int(crash) if crash else None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def say(self, message: str) -> None:
+        print(f"scn mirror: {message}", file=self.progress, flush=True)
+
+    # --- one run ------------------------------------------------------------------------------
+
+    def run_once(self) -> RunResult:
+        """Snapshot on the first run (or after a 410), else apply the changes since the cursor."""
+        migrate.upgrade(self.database_url)
+        engine = create_engine(self.database_url)
+        try:
+            cursor = self._cursor(engine)
+            if cursor is None:
+                return self._snapshot(engine)
+            try:
+                return self._catch_up(engine, cursor)
+            except SnapshotNeeded as gone:
+                self.say(f"{gone}; taking a new snapshot")
+                return self._snapshot(engine)
+        finally:
+            engine.dispose()
+
+    def _cursor(self, engine: sa.Engine) -> int | None:
+        state = _table("mirror_state")
+        with engine.connect() as connection:
+            row = connection.execute(sa.select(state)).mappings().first()
+        if row is None:
+            return None
+        if row["source_url"] != self.source:
+            raise MirrorError(
+                f"the database mirrors {row['source_url']}, not {self.source}; use another "
+                "database (a mirror follows one source)"
+            )
+        return int(row["last_seq"])
+
+    def _snapshot(self, engine: sa.Engine) -> RunResult:
+        for attempt in self._attempts():
+            try:
+                return self._snapshot_once(engine)
+            except (httpx.TransportError, _Retryable) as exc:
+                self._wait(attempt, exc)
+        raise AssertionError("unreachable")
+
+    def _snapshot_once(self, engine: sa.Engine) -> RunResult:
+        from app.loader import write_transaction
+
+        with (
+            self.http.stream("GET", "/v1/export", headers={"Accept": "*/*"}) as response,
+            write_transaction(engine) as connection,
+        ):
+            self._check(response)
+            lines = response.iter_lines()
+            header = orjson.loads(next(lines))
+            if header.get("type") != "header":
+                raise MirrorError("the export does not start with its header line")
+            self.say(
+                f"snapshot of data set {header['dataset_version']} at change {header['last_seq']}"
+            )
+            _clear(connection)
+            load_id = _new_load(connection, header["dataset_version"])
+            count = 0
+            for line in lines:
+                if not line:
+                    continue
+                record = orjson.loads(line)
+                self._write(connection, record, exists=False)
+                count += 1
+                if count % 1000 == 0:
+                    self.say(f"snapshot: {count} records")
+            last_seq = int(header["last_seq"])
+            _set_state(
+                connection,
+                self.source,
+                dataset_version=header["dataset_version"],
+                last_seq=last_seq,
+                history_start=last_seq,
+                load_id=load_id,
+                snapshot=True,
+            )
+        self.say(f"snapshot done: {count} records, at change {last_seq}")
+        return RunResult("snapshot", count, last_seq)
+
+    def _catch_up(self, engine: sa.Engine, since: int) -> RunResult:
+        from app.loader import write_transaction
+
+        for attempt in self._attempts():
+            try:
+                with write_transaction(engine) as connection:
+                    load_id = _new_load(connection, None)
+                    applied, cursor = self._apply_pages(connection, since, load_id)
+                    meta = self._get("/v1/meta")
+                    _set_state(
+                        connection,
+                        self.source,
+                        dataset_version=meta["dataset_version"],
+                        last_seq=cursor,
+                        history_start=None,
+                        load_id=load_id,
+                        snapshot=False,
+                    )
+                if applied:
+                    self.say(f"applied {applied} changes; at change {cursor}")
+                return RunResult("changes", applied, cursor)
+            except (httpx.TransportError, _Retryable) as exc:
+                self._wait(attempt, exc)
+        raise AssertionError("unreachable")
+
+    def _apply_pages(self, connection: sa.Connection, since: int, load_id: int) -> tuple[int, int]:
+        cursor, applied = since, 0
+        while True:
+            page = self._get("/v1/changes", params={"since": cursor, "limit": self.batch})
+            for item in page["data"]:
+                self._apply_change(connection, item, load_id)
+                applied += 1
+            cursor = int(page["next_since"])
+            if page["data"] and page["has_more"]:
+                self.say(f"changes: applied {applied} (at {cursor} of {page['last_seq']})")
+            if not page["has_more"]:
+                return applied, cursor
+
+    def _apply_change(self, connection: sa.Connection, item: dict[str, Any], load_id: int) -> None:
+        entity, record_id = item["type"], item["id"]
+        table = _table(entity)
+        exists = (
+            connection.execute(sa.select(table.c.id).where(table.c.id == record_id)).first()
+            is not None
+        )
+        if item["op"] == "delete":
+            if exists:
+                remove_record(connection, entity, record_id)
+        else:
+            self._write(connection, item["record"], exists=exists)
+        change = _table("change")
+        connection.execute(sa.delete(change).where(change.c.seq == item["seq"]))
+        connection.execute(
+            sa.insert(change).values(
+                seq=item["seq"],
+                entity_type=entity,
+                entity_id=record_id,
+                op=item["op"],
+                version=item["version"],
+                changed_at=_parse_time(item["changed_at"]),
+                load_id=load_id,
+            )
+        )
+
+    def _write(self, connection: sa.Connection, record: dict[str, Any], *, exists: bool) -> None:
+        entity = record["type"]
+        if entity not in ENTITIES:
+            raise MirrorError(f"unknown record type {entity!r} from the source")
+        write_record(
+            connection,
+            entity,
+            record["id"],
+            record_rows(entity, record),
+            version=int(record["version"]),
+            updated_at=_parse_time(record["updated_at"]),
+            exists=exists,
+        )
+        self._written += 1
+        if self._crash_after is not None and self._written >= self._crash_after:
+            os._exit(70)  # test hook: die mid-transaction, as a killed process would
+
+    # --- HTTP with retries ----------------------------------------------------------------------
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        response = self.http.get(path, params=params)
+        if response.status_code == 410:
+            detail = response.json().get("detail", "history gone")
+            raise SnapshotNeeded(f"the source answered 410: {detail}")
+        self._check(response)
+        return response.json()
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code in (429, 502, 503, 504):
+            raise _Retryable(response)
+        if response.status_code != 200:
+            response.read()
+            raise MirrorError(
+                f"{response.request.method} {response.request.url} answered "
+                f"{response.status_code}: {response.text[:300]}"
+            )
+
+    def _attempts(self) -> Iterator[int]:
+        yield from range(1, self.retry.attempts + 1)
+
+    def _wait(self, attempt: int, exc: Exception) -> None:
+        if attempt >= self.retry.attempts:
+            raise MirrorError(f"gave up after {attempt} attempts: {_describe(exc)}") from exc
+        delay = min(self.retry.max_delay, self.retry.first_delay * 2 ** (attempt - 1))
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            delay = min(self.retry.max_delay, max(delay, exc.retry_after))
+        delay *= 1 + random.random() / 4  # jitter: mirrors do not retry in lockstep
+        self.say(f"{_describe(exc)}; retrying in {delay:.1f} s (attempt {attempt})")
+        time.sleep(delay)
+
+    def follow(self, interval: float, should_stop: Callable[[], bool]) -> None:
+        while not should_stop():
+            self.run_once()
+            deadline = time.monotonic() + interval
+            while time.monotonic() < deadline and not should_stop():
+                time.sleep(min(0.2, interval))
+
+
+class _Retryable(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"the source answered {response.status_code}")
+        value = response.headers.get("retry-after")
+        self.retry_after = float(value) if value and value.isdigit() else None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.TransportError):
+        return f"network error ({type(exc).__name__}: {exc})"
+    return str(exc)
+
+
+def _clear(connection: sa.Connection) -> None:
+    """Empty the mirror's data before a snapshot (links first, then records, then history)."""
+    for links in OWNED_LINKS.values():
+        for table_name, _ in links:
+            connection.execute(sa.delete(_table(table_name)))
+    connection.execute(sa.delete(_table("citation")))
+    for entity in reversed(list(ENTITIES)):
+        connection.execute(sa.delete(_table(entity)))
+    connection.execute(sa.text(f"DELETE FROM {search.SEARCH_TABLE}"))
+    connection.execute(sa.delete(_table("change")))
+
+
+def _new_load(connection: sa.Connection, dataset_version: str | None) -> int:
+    loads = _table("dataset_load")
+    return int(
+        connection.execute(
+            sa.insert(loads)
+            .values(
+                dataset_version=dataset_version or "mirror",
+                content_digest="",
+                loaded_at=datetime.now(UTC),
+            )
+            .returning(loads.c.id)
+        ).scalar_one()
+    )
+
+
+def _set_state(
+    connection: sa.Connection,
+    source: str,
+    *,
+    dataset_version: str,
+    last_seq: int,
+    history_start: int | None,
+    load_id: int,
+    snapshot: bool,
+) -> None:
+    now = datetime.now(UTC)
+    digest = stored_digest(connection)
+    loads = _table("dataset_load")
+    connection.execute(
+        sa.update(loads)
+        .where(loads.c.id == load_id)
+        .values(dataset_version=dataset_version, content_digest=digest, last_seq=last_seq)
+    )
+    state = _table("dataset_state")
+    values: dict[str, Any] = {
+        "dataset_version": dataset_version,
+        "content_digest": digest,
+        "loaded_at": now,
+        "last_seq": last_seq,
+    }
+    if history_start is not None:
+        values["history_start"] = history_start
+    if connection.execute(sa.select(state.c.id)).first() is None:
+        connection.execute(sa.insert(state).values({"id": 1, "history_start": 0, **values}))
+    else:
+        connection.execute(sa.update(state).values(**values))
+    mirror = _table("mirror_state")
+    row = connection.execute(sa.select(mirror)).mappings().first()
+    snapshots = (row["snapshots"] if row else 0) + (1 if snapshot else 0)
+    mirror_values = {"source_url": source, "last_seq": last_seq, "synced_at": now}
+    if row is None:
+        connection.execute(sa.insert(mirror).values(id=1, snapshots=snapshots, **mirror_values))
+    else:
+        connection.execute(sa.update(mirror).values(snapshots=snapshots, **mirror_values))

@@ -1,0 +1,392 @@
+"""The sync protocol's server side and its shared pieces.
+
+- `changes`: the change feed after a sequence number. It is compacted: of each record only its
+  latest change is listed, so every upsert carries the record exactly as it is now, and a client
+  that applies a feed to its end holds exactly the publisher's data.
+- `export_lines`: every current record as NDJSON lines after a header, read in one transaction.
+- `record_rows`: a v1 record back into database rows, for `scn mirror` (the inverse of
+  app/api/v1/records.py).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from app.api.v1.records import Context, build, href, table
+from app.loader import EntityRows
+from app.migrate import head_revision
+from app.models import ENTITIES
+
+EXPORT_BATCH = 500
+API_VERSION = "v1"
+
+
+class HistoryGone(Exception):
+    """`since` is older than the kept history: the client must take a new snapshot."""
+
+    def __init__(self, since: int, history_start: int) -> None:
+        super().__init__(
+            f"changes after {since} are no longer kept (history starts at {history_start})"
+        )
+        self.since = since
+        self.history_start = history_start
+
+
+class SinceInFuture(Exception):
+    def __init__(self, since: int, last_seq: int) -> None:
+        super().__init__(f"since={since} is after the last change ({last_seq})")
+        self.since = since
+        self.last_seq = last_seq
+
+
+def state(connection: sa.Connection) -> dict[str, Any]:
+    t = table("dataset_state")
+    row = connection.execute(sa.select(t)).mappings().first()
+    if row is None:
+        return {"dataset_version": None, "content_digest": None, "last_seq": 0, "history_start": 0}
+    return dict(row)
+
+
+def changes(
+    connection: sa.Connection, since: int, limit: int, *, personal_contacts: bool
+) -> dict[str, Any]:
+    """One page of the compacted change feed after `since`."""
+    current = state(connection)
+    last_seq, history_start = current["last_seq"], current["history_start"]
+    if since < history_start:
+        raise HistoryGone(since, history_start)
+    if since > last_seq:
+        raise SinceInFuture(since, last_seq)
+    change = table("change")
+    later = change.alias("later")
+    superseded = (
+        sa.select(sa.literal(1))
+        .where(
+            later.c.entity_type == change.c.entity_type,
+            later.c.entity_id == change.c.entity_id,
+            later.c.seq > change.c.seq,
+        )
+        .exists()
+    )
+    query = (
+        sa.select(change)
+        .where(change.c.seq > since, change.c.seq <= last_seq, ~superseded)
+        .order_by(change.c.seq)
+        .limit(limit)
+    )
+    rows = connection.execute(query).mappings().all()
+    records = _current_records(connection, rows, personal_contacts)
+    items = []
+    for row in rows:
+        record = (
+            records.get((row["entity_type"], row["entity_id"])) if row["op"] == "upsert" else None
+        )
+        op = row["op"]
+        if op == "upsert" and record is None:
+            op = "delete"  # not published (a personal contact point): gone for this reader
+        items.append(
+            {
+                "seq": row["seq"],
+                "type": row["entity_type"],
+                "id": row["entity_id"],
+                "op": op,
+                "version": row["version"],
+                "changed_at": row["changed_at"],
+                "href": href(row["entity_type"], row["entity_id"]),
+                "record": record,
+            }
+        )
+    full = len(rows) == limit
+    next_since = rows[-1]["seq"] if full else last_seq
+    return {
+        "since": since,
+        "next_since": next_since,
+        "last_seq": last_seq,
+        "history_start": history_start,
+        "has_more": full and next_since < last_seq,
+        "data": items,
+    }
+
+
+def _current_records(
+    connection: sa.Connection, rows: Any, personal_contacts: bool
+) -> dict[tuple[str, str], dict[str, Any]]:
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        if row["op"] == "upsert":
+            wanted[row["entity_type"]].append(row["entity_id"])
+    ctx = Context(connection, personal_contacts=personal_contacts)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for entity, ids in wanted.items():
+        t = table(entity)
+        query = sa.select(t).where(t.c.id.in_(ids)).order_by(t.c.id)
+        if entity == "contact_point" and not personal_contacts:
+            query = query.where(t.c.is_personal.is_(False))
+        for record in build(ctx, entity, connection.execute(query).mappings().all()):
+            found[(entity, record["id"])] = record
+    return found
+
+
+def export_header(connection: sa.Connection, types: list[str] | None) -> dict[str, Any]:
+    current = state(connection)
+    return {
+        "type": "header",
+        "api_version": API_VERSION,
+        "dataset_version": current["dataset_version"],
+        "content_digest": current["content_digest"],
+        "schema_revision": head_revision(),
+        "last_seq": current["last_seq"],
+        "history_start": current["history_start"],
+        "types": types or list(ENTITIES),
+    }
+
+
+def export_lines(
+    connection: sa.Connection, types: list[str] | None, *, personal_contacts: bool
+) -> Iterator[bytes]:
+    """NDJSON: the header, then every current record in entity then id order.
+
+    Call it inside one read transaction: the header's `last_seq` and the records then describe
+    the same state. Records are read in batches, so memory does not grow with the data set.
+    """
+    yield orjson.dumps(export_header(connection, types), default=_json_default) + b"\n"
+    for entity in types or list(ENTITIES):
+        t = table(entity)
+        after = ""
+        while True:
+            query = sa.select(t).where(t.c.id > after).order_by(t.c.id).limit(EXPORT_BATCH)
+            if entity == "contact_point" and not personal_contacts:
+                query = query.where(t.c.is_personal.is_(False))
+            rows = connection.execute(query).mappings().all()
+            if not rows:
+                break
+            ctx = Context(connection, personal_contacts=personal_contacts)
+            for record in build(ctx, entity, rows):
+                yield orjson.dumps(record, default=_json_default) + b"\n"
+            after = rows[-1]["id"]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+# --- a v1 record back into rows (for the mirror) ----------------------------------------------
+
+
+def _id(ref: dict[str, Any] | None) -> str | None:
+    return ref["id"] if ref else None
+
+
+def _partial(prefix: str, value: dict[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {prefix: None, f"{prefix}_precision": None}
+    return {prefix: date.fromisoformat(value["date"]), f"{prefix}_precision": value["precision"]}
+
+
+def _decimal(value: float | int | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _pick(record: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: record[name] for name in names}
+
+
+def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
+    """The database rows of a v1 record (as /v1/<collection>/{id} or /v1/export give it)."""
+    rid = r["id"]
+    links: dict[str, list[dict[str, Any]]] = {}
+    match entity:
+        case "source":
+            row = _pick(r, "title", "publisher", "kind", "language", "url", "document")
+            row |= {"description": r["description"]} | _partial("last_modified", r["last_modified"])
+        case "theme":
+            row = _pick(r, "label", "label_language", "scheme", "description")
+        case "country":
+            row = _pick(
+                r,
+                "iso_code",
+                "name",
+                "national_overview",
+                "strategy_lead",
+                "municipality_count",
+                "police_district_count",
+                "region_count",
+            )
+            links["country_strategy_organisation"] = [
+                {
+                    "country_id": rid,
+                    "organisation_id": s["id"],
+                    "role": s["role"],
+                    "note": s["note"],
+                }
+                for s in r["strategy_organisations"]
+            ]
+        case "action_plan":
+            row = _pick(r, "year", "title", "status", "summary", "emphases")
+            row["country_id"] = _id(r["country"])
+        case "legal_basis":
+            row = _pick(r, "citation", "act", "section", "allows", "forbids")
+            row["country_id"] = _id(r["country"])
+        case "city":
+            row = _pick(
+                r,
+                "name",
+                "population",
+                "scn_member",
+                "background",
+                "local_overview",
+                "policy_basis",
+                "motto",
+                "international_exchange_since",
+            )
+            ages = r["focus_ages"] or {}
+            row |= {
+                "country_id": _id(r["country"]),
+                "tenets": r["tenets"],
+                "international_exchange_partners": r["international_exchange_partners"],
+                "focus_age_min": ages.get("min"),
+                "focus_age_max": ages.get("max"),
+            } | _partial("scn_member_since", r["scn_member_since"])
+            links["city_leader"] = [
+                {"city_id": rid, **_pick(x, "role", "person_name", "title")} for x in r["leaders"]
+            ]
+            links["city_theme"] = [{"city_id": rid, "theme_id": t["id"]} for t in r["themes"]]
+        case "organisation":
+            row = _pick(r, "name", "acronym", "kind", "sector", "level", "description", "website")
+            registration = r["registration"] or {}
+            row |= {
+                "country_id": _id(r["country"]),
+                "city_id": _id(r["city"]),
+                "parent_id": _id(r["parent"]),
+                "legal_form": r["legal_form"],
+                "registration_number": registration.get("number"),
+                "registration_country": registration.get("country"),
+            } | _partial("established", r["established"])
+            links["organisation_relation"] = [
+                {
+                    "organisation_id": rid,
+                    "kind": x["role"],
+                    "related_organisation_id": x["id"],
+                    "note": x["note"],
+                }
+                for x in r["relations"]
+            ]
+        case "cooperation":
+            row = _pick(
+                r,
+                "name",
+                "acronym",
+                "kind",
+                "scope",
+                "established_by_law",
+                "purpose",
+                "target_group",
+                "description",
+            )
+            row |= {
+                "country_id": _id(r["country"]),
+                "city_id": _id(r["city"]),
+                "model_id": _id(r["model"]),
+                "legal_basis_id": _id(r["legal_basis"]),
+            } | _partial("established", r["established"])
+            links["cooperation_member"] = [
+                {
+                    "cooperation_id": rid,
+                    "organisation_id": _id(m["organisation"]),
+                    "member_cooperation_id": _id(m["cooperation"]),
+                    "sector": m["sector"],
+                    "role": m["role"],
+                    "note": m["note"],
+                }
+                for m in r["members"]
+            ]
+        case "practice":
+            row, links = _practice_rows(r)
+        case "contact_point":
+            row = _pick(r, "kind", "value", "label", "is_personal", "person_name")
+            address = r["address"] or {}
+            row |= {
+                "organisation_id": _id(r["organisation"]),
+                "practice_id": _id(r["practice"]),
+                "street_address": address.get("street"),
+                "postal_code": address.get("postal_code"),
+                "locality": address.get("locality"),
+                "country_code": address.get("country"),
+            }
+        case _:
+            raise ValueError(f"unknown entity {entity}")
+    if entity != "source":
+        links["citation"] = [
+            {"entity_type": entity, "entity_id": rid, "source_id": s["id"], "section": s["section"]}
+            for s in r["sources"]
+        ]
+    return EntityRows(row, links)
+
+
+def _practice_rows(r: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    rid = r["id"]
+    ages = r["ages"] or {}
+    period = r["period"] or {}
+    funding = r["funding"] or {}
+    cost = r["cost"] or {}
+    row = _pick(
+        r,
+        "name",
+        "acronym",
+        "kind",
+        "status",
+        "summary",
+        "aims",
+        "target_groups",
+        "methods",
+        "availability",
+        "participants_pay_fee",
+        "website",
+    )
+    row |= {
+        "country_id": _id(r["country"]),
+        "parent_id": _id(r["parent"]),
+        "predecessor_id": _id(r["predecessor"]),
+        "age_min": ages.get("min"),
+        "age_max": ages.get("max"),
+        "funding_kind": funding.get("kind"),
+        "funding": funding.get("description"),
+        "cost_amount": _decimal(cost.get("amount")),
+        "cost_currency": cost.get("currency"),
+        "cost_is_estimate": cost.get("estimate"),
+    }
+    row |= _partial("period_start", period.get("start"))
+    row |= _partial("period_end", period.get("end"))
+    links = {
+        "practice_figure": [
+            {
+                "practice_id": rid,
+                "key": f["key"],
+                "label": f["label"],
+                "value": _decimal(f["value"]),
+                "value_max": _decimal(f["max"]),
+                "unit": f["unit"],
+                "per": f["per"],
+                "approximate": f["approximate"],
+            }
+            for f in r["figures"]
+        ],
+        "practice_organisation": [
+            {"practice_id": rid, "organisation_id": o["id"], "role": o["role"], "note": o["note"]}
+            for o in r["organisations"]
+        ],
+        "practice_cooperation": [
+            {"practice_id": rid, "cooperation_id": c["id"], "role": c["role"]}
+            for c in r["cooperations"]
+        ],
+        "practice_city": [{"practice_id": rid, "city_id": c["id"]} for c in r["cities"]],
+        "practice_theme": [{"practice_id": rid, "theme_id": t["id"]} for t in r["themes"]],
+    }
+    return row, links

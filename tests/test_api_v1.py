@@ -65,8 +65,9 @@ def test_every_record_is_listed_and_fetchable_by_its_link(api: httpx.Client, pat
         assert one.json() == record
 
 
-def test_every_reference_in_every_record_resolves(api: httpx.Client) -> None:
-    """A client can follow every relationship: each `href` leads to the record it names."""
+def test_every_reference_and_link_in_every_record_resolves(api: httpx.Client) -> None:
+    """A client can follow every relationship: each reference (`href`) leads to the record it
+    names, and each link leads to a collection listing the records on the other side."""
     seen: set[str] = set()
     for path in COLLECTION_PATHS:
         for record in all_pages(api, f"/v1/{path}?limit=500"):
@@ -76,19 +77,29 @@ def test_every_reference_in_every_record_resolves(api: httpx.Client) -> None:
                 seen.add(ref["href"])
                 target = api.get(ref["href"])
                 assert target.status_code == 200, f"{ref['href']} from {record['id']}"
-                assert target.json()["id"] == ref["id"]
-    assert len(seen) > 100
+                assert (target.json()["type"], target.json()["id"]) == (ref["type"], ref["id"])
+            for name, url in record["links"].items():
+                if name != "self" and url not in seen:
+                    seen.add(url)
+                    assert api.get(url).status_code == 200, f"links.{name} of {record['id']}"
+    assert len(seen) > 300
 
 
 def _refs(value: object) -> Iterator[dict]:
     if isinstance(value, dict):
         if "href" in value and "id" in value:
             yield value
-        for child in value.values():
-            yield from _refs(child)
+        for key, child in value.items():
+            if key != "links":
+                yield from _refs(child)
     elif isinstance(value, list):
         for child in value:
             yield from _refs(child)
+
+
+def linked(api: httpx.Client, record: dict, name: str) -> set[str]:
+    """The ids of the records behind one of a record's links."""
+    return {r["id"] for r in all_pages(api, record["links"][name] + "&limit=500")}
 
 
 def test_a_city_with_its_leadership_themes_organisations_and_practices(api: httpx.Client) -> None:
@@ -100,9 +111,10 @@ def test_a_city_with_its_leadership_themes_organisations_and_practices(api: http
         {"role": "Mayor", "person_name": "Ulrik Wilbek", "title": "Mayor of Viborg"}
     ]
     assert len(viborg["themes"]) == 12
-    assert "viborg-hotline" in {p["id"] for p in viborg["practices"]}
-    assert "sted1" in {o["id"] for o in viborg["organisations"]}
-    assert "ssp-viborg" in {c["id"] for c in viborg["cooperations"]}
+    assert viborg["links"]["practices"] == "/v1/practices?city=viborg"
+    assert "viborg-hotline" in linked(api, viborg, "practices")
+    assert "sted1" in linked(api, viborg, "organisations")
+    assert "ssp-viborg" in linked(api, viborg, "cooperations")
     assert {s["id"] for s in viborg["sources"]} >= {"scn-viborg-profile", "scn-viborg-profile-fr"}
 
 
@@ -111,12 +123,18 @@ def test_an_organisation_with_parent_children_cooperations_and_practices(
 ) -> None:
     pet = api.get("/v1/organisations/pet").json()
     assert pet["parent"]["id"] == "ministry-of-justice"
-    assert "pet-centre-for-prevention" in {c["id"] for c in pet["children"]}
+    assert "pet-centre-for-prevention" in linked(api, pet, "children")
     centre = api.get("/v1/organisations/pet-centre-for-prevention").json()
     assert centre["established"] == {"date": "2007-01-01", "precision": "year"}
-    assert {"disengagement-and-critical-aftercare"} <= {p["id"] for p in centre["practices"]}
+    assert "disengagement-and-critical-aftercare" in linked(api, centre, "practices")
     prison = api.get("/v1/organisations/danish-prison-and-probation-service").json()
-    assert "ksp" in {c["id"] for c in prison["cooperations"]}
+    assert "ksp" in linked(api, prison, "cooperations")
+    board = api.get("/v1/organisations/danish-national-board-of-health").json()
+    assert "dignity" in linked(api, board, "related_from")
+    dignity = api.get("/v1/organisations/dignity").json()
+    assert ("danish-national-board-of-health", "recognised_by") in {
+        (r["id"], r["role"]) for r in dignity["relations"]
+    }
 
 
 def test_a_practice_with_lead_partners_roles_cities_and_sub_practices(api: httpx.Client) -> None:
@@ -124,7 +142,7 @@ def test_a_practice_with_lead_partners_roles_cities_and_sub_practices(api: httpx
     roles = {(o["id"], o["role"]) for o in cocora["organisations"]}
     assert ("mhtconsult", "coordinator") in roles or ("mhtconsult", "lead") in roles
     assert ("european-commission", "funder") in roles
-    assert len(cocora["sub_practices"]) == 3
+    assert len(linked(api, cocora, "sub_practices")) == 3
     assert cocora["period"]["start"] == {"date": "2015-01-01", "precision": "year"}
     assert cocora["period"]["end"] == {"date": "2017-01-01", "precision": "year"}
     assert cocora["funding"]["kind"] == "eu"
@@ -135,22 +153,28 @@ def test_a_practice_with_lead_partners_roles_cities_and_sub_practices(api: httpx
     assert meetings["cities"][0]["id"] == "viborg"
     dignity = api.get("/v1/practices/dignity-treatment-programme").json()
     assert dignity["ages"] == {"min": 18, "max": 34}
+    back_on_track = api.get("/v1/practices/back-on-track").json()
+    assert back_on_track["predecessor"]["id"] == "dti"
+    assert "back-on-track" in linked(api, api.get("/v1/practices/dti").json(), "successors")
 
 
 def test_a_cooperation_with_members_model_and_instances(api: httpx.Client) -> None:
     ssp = api.get("/v1/cooperations/ssp").json()
     assert {m["sector"] for m in ssp["members"]} >= {"schools", "police"}
     assert ssp["established"]["precision"] == "decade"
-    assert "ssp-viborg" in {c["id"] for c in ssp["local_instances"]}
+    assert "ssp-viborg" in linked(api, ssp, "local_instances")
     assert ssp["legal_basis"]["id"] == "dk-administration-justice-act-s115"
     unit = api.get("/v1/cooperations/copenhagen-radicalisation-standby-unit").json()
     assert "ssp-copenhagen" in {m["cooperation"]["id"] for m in unit["members"] if m["cooperation"]}
+    ssp_copenhagen = api.get("/v1/cooperations/ssp-copenhagen").json()
+    assert unit["id"] in linked(api, ssp_copenhagen, "member_of")
 
 
-def test_a_source_lists_every_record_citing_it(api: httpx.Client) -> None:
+def test_a_source_links_to_every_record_citing_it(api: httpx.Client) -> None:
     source = api.get("/v1/sources/scn-viborg-profile").json()
-    cited = {(r["type"], r["id"]) for r in source["cited_by"]}
-    assert ("city", "viborg") in cited
+    assert "viborg" in linked(api, source, "cities")
+    cited = sum(len(linked(api, source, name)) for name in source["links"] if name != "self")
+    assert cited > 10
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -175,7 +199,9 @@ def test_practice_filters_follow_relationships(api: httpx.Client) -> None:
     assert ids(api, "/v1/practices?theme=support-hotline") == {"viborg-hotline"}
     assert "cocora" in ids(api, "/v1/practices?organisation=mhtconsult")
     assert ids(api, "/v1/practices?parent=cocora") == {
-        p["id"] for p in api.get("/v1/practices/cocora").json()["sub_practices"]
+        "cocora-collaborative-programme",
+        "cocora-prevention-programme",
+        "cocora-ambassador-programme",
     }
     assert ids(api, "/v1/practices?funding_kind=eu&city=viborg") <= in_viborg
 

@@ -161,6 +161,13 @@ COLLECTION_LIST = [
                 "ksp",
                 linked("cooperation_member", "organisation_id", "cooperation_id"),
             ),
+            Filter(
+                "related_to",
+                str,
+                "Only organisations with a typed relation (supported by, led by, ...) to this one",
+                "danish-national-board-of-health",
+                linked("organisation_relation", "organisation_id", "related_organisation_id"),
+            ),
         ],
     ),
     Collection(
@@ -191,6 +198,20 @@ COLLECTION_LIST = [
                 "Only local instances of this national model (its id)",
                 "ssp",
                 column_in("model_id"),
+            ),
+            Filter(
+                "member_cooperation",
+                str,
+                "Only cooperations that have this cooperation as a member (its id)",
+                "ssp-copenhagen",
+                linked("cooperation_member", "cooperation_id", "member_cooperation_id"),
+            ),
+            Filter(
+                "legal_basis",
+                str,
+                "Only cooperations regulated by this legal basis (its id)",
+                "dk-administration-justice-act-s115",
+                column_in("legal_basis_id"),
             ),
         ],
     ),
@@ -253,6 +274,13 @@ COLLECTION_LIST = [
                 "cocora",
                 column_in("parent_id"),
             ),
+            Filter(
+                "predecessor",
+                str,
+                "Only practices that follow this one (its id)",
+                "dti",
+                column_in("predecessor_id"),
+            ),
         ],
     ),
     Collection(
@@ -313,6 +341,30 @@ def _utc(value: datetime) -> datetime:
 
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime), AfterValidator(_utc)]
+
+
+def _cites(entity: str) -> Condition:
+    def condition(t: sa.Table, values: list[Any]) -> sa.ColumnElement[bool]:
+        citation = table("citation")
+        query = sa.select(citation.c.entity_id).where(
+            citation.c.entity_type == entity, citation.c.source_id.in_(storable(values))
+        )
+        return t.c.id.in_(query)
+
+    return condition
+
+
+for _collection in COLLECTION_LIST:
+    if _collection.entity != "source":
+        _collection.filters.append(
+            Filter(
+                "source",
+                str,
+                "Only records curated from this source (its id)",
+                "prova-projects-denmark",
+                _cites(_collection.entity),
+            )
+        )
 
 COMMON_FILTERS = [
     Filter(

@@ -1,8 +1,13 @@
-"""Records as v1 represents them: rows plus their relationships, fetched in batches.
+"""Records as v1 represents them, built from their own rows only.
 
-`build(connection, entity, rows)` turns rows of one entity's table into v1 dicts. Each related
-record becomes a `Ref` (id, type, name, href); relationships are fetched for the whole page at
-once (`WHERE owner IN (...)`), so a page costs a fixed number of queries, not one per record.
+A record holds its own fields, the relationships it owns (as references: id, type, href, and the
+role where there is one) and its sources. Relationships owned by other records (an
+organisation's children, a city's practices, the records citing a source) are links to filtered
+collections (`links.children` = `/v1/organisations?parent=pet`). So a record's representation
+changes exactly when its own data does: its `version`, its ETag and the change feed agree, and a
+copy kept in sync by applying the feed is exact.
+
+`build(ctx, entity, rows)` fetches the owned link rows for a whole page at once.
 """
 
 from collections import defaultdict
@@ -10,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel
@@ -44,13 +50,53 @@ NAME_COLUMN = {
     "contact_point": "value",
 }
 
+REVERSE_LINKS: dict[str, dict[str, tuple[str, str]]] = {
+    "source": {COLLECTIONS[e]: (e, "source") for e in COLLECTIONS if e != "source"},
+    "theme": {"cities": ("city", "theme"), "practices": ("practice", "theme")},
+    "country": {
+        "action_plans": ("action_plan", "country"),
+        "legal_bases": ("legal_basis", "country"),
+        "cities": ("city", "country"),
+        "organisations": ("organisation", "country"),
+        "cooperations": ("cooperation", "country"),
+        "practices": ("practice", "country"),
+    },
+    "action_plan": {},
+    "legal_basis": {"cooperations": ("cooperation", "legal_basis")},
+    "city": {
+        "organisations": ("organisation", "city"),
+        "cooperations": ("cooperation", "city"),
+        "practices": ("practice", "city"),
+    },
+    "organisation": {
+        "children": ("organisation", "parent"),
+        "related_from": ("organisation", "related_to"),
+        "cooperations": ("cooperation", "organisation"),
+        "practices": ("practice", "organisation"),
+        "contact_points": ("contact_point", "organisation"),
+    },
+    "cooperation": {
+        "local_instances": ("cooperation", "model"),
+        "member_of": ("cooperation", "member_cooperation"),
+        "practices": ("practice", "cooperation"),
+    },
+    "practice": {
+        "sub_practices": ("practice", "parent"),
+        "successors": ("practice", "predecessor"),
+        "contact_points": ("contact_point", "practice"),
+    },
+    "contact_point": {},
+}
+"""Per entity: link name -> (entity listed, filter naming this record). Each becomes
+`links.<name>` = the filtered collection of the records on the other side of a relationship."""
+
 
 def table(name: str) -> sa.Table:
     return SQLModel.metadata.tables[name]
 
 
 def href(entity: str, record_id: str) -> str:
-    return f"/v1/{COLLECTIONS[entity]}/{record_id}"
+    return f"/v1/{COLLECTIONS[entity]}/{quote(record_id, safe='')}"
 
 
 def partial_date(value: date | None, precision: str | None) -> Dict | None:
@@ -65,433 +111,316 @@ def number(value: Decimal | None) -> float | int | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def ref(entity: str, record_id: str | None) -> Dict | None:
+    if record_id is None:
+        return None
+    return {"id": record_id, "type": entity, "href": href(entity, record_id)}
+
+
+def role_ref(entity: str, record_id: str, role: str, note: str | None = None) -> Dict:
+    return {
+        "id": record_id,
+        "type": entity,
+        "href": href(entity, record_id),
+        "role": role,
+        "note": note,
+    }
+
+
+def links(entity: str, record_id: str) -> dict[str, str]:
+    out = {"self": href(entity, record_id)}
+    for name, (listed, filter_name) in REVERSE_LINKS[entity].items():
+        out[name] = f"/v1/{COLLECTIONS[listed]}?{filter_name}={quote(record_id, safe='')}"
+    return out
+
+
 class Context:
-    """One request's view of the database: names of referenced records, loaded in batches."""
+    """One request's database access: link rows fetched for a page of records at a time."""
 
     def __init__(self, connection: sa.Connection, *, personal_contacts: bool) -> None:
         self.connection = connection
         self.personal_contacts = personal_contacts
-        self._names: dict[str, dict[str, str]] = defaultdict(dict)
 
-    def rows(self, query: sa.Select[Any]) -> Sequence[Row]:
-        return self.connection.execute(query).mappings().all()
-
-    def links(self, link_table: str, column: str, ids: Iterable[str]) -> dict[str, list[Row]]:
+    def grouped(self, link_table: str, column: str, ids: Iterable[str]) -> dict[str, list[Row]]:
         """Rows of `link_table` whose `column` is one of `ids`, grouped by that column."""
         t = table(link_table)
-        grouped: dict[str, list[Row]] = defaultdict(list)
+        out: dict[str, list[Row]] = defaultdict(list)
         id_list = sorted(set(ids))
         if not id_list:
-            return grouped
-        order = [c for c in t.primary_key.columns]
-        for row in self.rows(sa.select(t).where(t.c[column].in_(id_list)).order_by(*order)):
-            grouped[row[column]].append(row)
-        return grouped
+            return out
+        order = list(t.primary_key.columns)
+        query = sa.select(t).where(t.c[column].in_(id_list)).order_by(*order)
+        for row in self.connection.execute(query).mappings():
+            out[row[column]].append(row)
+        return out
 
-    def preload(self, entity: str, ids: Iterable[str | None]) -> None:
-        wanted = {i for i in ids if i is not None} - set(self._names[entity])
-        if not wanted:
-            return
+    def names(self, entity: str, ids: Iterable[str]) -> dict[str, str]:
+        """Names of records (for search hits, which are not records themselves)."""
         t = table(entity)
-        query = sa.select(t.c.id, t.c[NAME_COLUMN[entity]]).where(t.c.id.in_(sorted(wanted)))
+        id_list = sorted(set(ids))
+        if not id_list:
+            return {}
+        query = sa.select(t.c.id, t.c[NAME_COLUMN[entity]]).where(t.c.id.in_(id_list))
         if entity == "contact_point" and not self.personal_contacts:
             query = query.where(t.c.is_personal.is_(False))
-        for record_id, name in self.connection.execute(query):
-            self._names[entity][record_id] = name
-
-    def ref(self, entity: str, record_id: str | None) -> Dict | None:
-        if record_id is None:
-            return None
-        self.preload(entity, [record_id])
-        name = self._names[entity].get(record_id)
-        if name is None:
-            return None
-        return {"id": record_id, "type": entity, "name": name, "href": href(entity, record_id)}
-
-    def refs(self, entity: str, ids: Iterable[str]) -> list[Dict]:
-        id_list = list(ids)
-        self.preload(entity, id_list)
-        return [r for r in (self.ref(entity, i) for i in id_list) if r is not None]
-
-    def role_ref(self, entity: str, record_id: str, role: str, note: str | None = None) -> Dict:
-        ref = self.ref(entity, record_id)
-        assert ref is not None, f"{entity} {record_id} is referenced but missing"
-        return ref | {"role": role, "note": note}
+        return {record_id: name for record_id, name in self.connection.execute(query)}
 
 
-def _base(entity: str, row: Row, citations: list[Row], ctx: Context) -> Dict:
-    ctx.preload("source", [c["source_id"] for c in citations])
-    sources = []
-    for citation in citations:
-        ref = ctx.ref("source", citation["source_id"])
-        assert ref is not None
-        sources.append(ref | {"section": citation["section"]})
+def _base(entity: str, row: Row, citations: list[Row]) -> Dict:
     return {
         "id": row["id"],
         "type": entity,
         "version": row["version"],
         "updated_at": row["updated_at"],
-        "sources": sources,
-        "links": {"self": href(entity, row["id"])},
+        "sources": [
+            {
+                "id": c["source_id"],
+                "type": "source",
+                "href": href("source", c["source_id"]),
+                "section": c["section"],
+            }
+            for c in citations
+        ],
+        "links": links(entity, row["id"]),
     }
 
 
 def _citations(ctx: Context, entity: str, ids: list[str]) -> dict[str, list[Row]]:
     t = table("citation")
-    grouped: dict[str, list[Row]] = defaultdict(list)
+    out: dict[str, list[Row]] = defaultdict(list)
     if not ids:
-        return grouped
+        return out
     query = (
         sa.select(t)
         .where(t.c.entity_type == entity, t.c.entity_id.in_(ids))
         .order_by(t.c.entity_id, t.c.source_id)
     )
-    for row in ctx.rows(query):
-        grouped[row["entity_id"]].append(row)
-    return grouped
-
-
-def _ids_where(ctx: Context, entity: str, column: str, ids: list[str]) -> dict[str, list[str]]:
-    """For each of `ids`: the ids of `entity` records whose `column` is it (reverse links)."""
-    t = table(entity)
-    grouped: dict[str, list[str]] = defaultdict(list)
-    if not ids:
-        return grouped
-    query = sa.select(t.c.id, t.c[column]).where(t.c[column].in_(ids)).order_by(t.c.id)
-    if entity == "contact_point" and not ctx.personal_contacts:
-        query = query.where(t.c.is_personal.is_(False))
-    for record_id, owner in ctx.connection.execute(query):
-        grouped[owner].append(record_id)
-    return grouped
-
-
-def _contacts(ctx: Context, column: str, ids: list[str]) -> dict[str, list[Dict]]:
-    t = table("contact_point")
-    grouped: dict[str, list[Dict]] = defaultdict(list)
-    if not ids:
-        return grouped
-    query = sa.select(t).where(t.c[column].in_(ids)).order_by(t.c.id)
-    if not ctx.personal_contacts:
-        query = query.where(t.c.is_personal.is_(False))
-    for row in ctx.rows(query):
-        grouped[row[column]].append(
-            {
-                "id": row["id"],
-                "kind": row["kind"],
-                "value": row["value"],
-                "label": row["label"],
-                "href": href("contact_point", row["id"]),
-            }
-        )
-    return grouped
-
-
-# --- one builder per entity -----------------------------------------------------------------
-
-
-def _sources(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
-    ids = [r["id"] for r in rows]
-    t = table("citation")
-    cited_by: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if ids:
-        query = (
-            sa.select(t.c.source_id, t.c.entity_type, t.c.entity_id)
-            .where(t.c.source_id.in_(ids))
-            .order_by(t.c.entity_type, t.c.entity_id)
-        )
-        for source_id, entity, entity_id in ctx.connection.execute(query):
-            cited_by[source_id].append((entity, entity_id))
-    by_entity: dict[str, set[str]] = defaultdict(set)
-    for pairs in cited_by.values():
-        for entity, entity_id in pairs:
-            by_entity[entity].add(entity_id)
-    for entity, entity_ids in by_entity.items():
-        ctx.preload(entity, entity_ids)
-    out = []
-    for row in rows:
-        refs = [ctx.ref(e, i) for e, i in cited_by[row["id"]]]
-        out.append(
-            _base("source", row, [], ctx)
-            | {
-                "title": row["title"],
-                "publisher": row["publisher"],
-                "kind": row["kind"],
-                "language": row["language"],
-                "url": row["url"],
-                "document": row["document"],
-                "last_modified": partial_date(row["last_modified"], row["last_modified_precision"]),
-                "description": row["description"],
-                "cited_by": [r for r in refs if r is not None],
-            }
-        )
+    for row in ctx.connection.execute(query).mappings():
+        out[row["entity_id"]].append(row)
     return out
-
-
-def _themes(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
-    ids = [r["id"] for r in rows]
-    cities = ctx.links("city_theme", "theme_id", ids)
-    practices = ctx.links("practice_theme", "theme_id", ids)
-    return [
-        _base("theme", row, cites[row["id"]], ctx)
-        | {
-            "label": row["label"],
-            "label_language": row["label_language"],
-            "scheme": row["scheme"],
-            "description": row["description"],
-            "cities": ctx.refs("city", [c["city_id"] for c in cities[row["id"]]]),
-            "practices": ctx.refs("practice", [p["practice_id"] for p in practices[row["id"]]]),
-        }
-        for row in rows
-    ]
-
-
-def _countries(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
-    ids = [r["id"] for r in rows]
-    strategy = ctx.links("country_strategy_organisation", "country_id", ids)
-    plans = _ids_where(ctx, "action_plan", "country_id", ids)
-    bases = _ids_where(ctx, "legal_basis", "country_id", ids)
-    cities = _ids_where(ctx, "city", "country_id", ids)
-    return [
-        _base("country", row, cites[row["id"]], ctx)
-        | {
-            "iso_code": row["iso_code"],
-            "name": row["name"],
-            "national_overview": row["national_overview"],
-            "strategy_lead": row["strategy_lead"],
-            "strategy_organisations": [
-                ctx.role_ref("organisation", s["organisation_id"], s["role"], s["note"])
-                for s in strategy[row["id"]]
-            ],
-            "municipality_count": row["municipality_count"],
-            "police_district_count": row["police_district_count"],
-            "region_count": row["region_count"],
-            "action_plans": ctx.refs("action_plan", plans[row["id"]]),
-            "legal_bases": ctx.refs("legal_basis", bases[row["id"]]),
-            "cities": ctx.refs("city", cities[row["id"]]),
-        }
-        for row in rows
-    ]
-
-
-def _action_plans(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
-    return [
-        _base("action_plan", row, cites[row["id"]], ctx)
-        | {
-            "country": ctx.ref("country", row["country_id"]),
-            "year": row["year"],
-            "title": row["title"],
-            "status": row["status"],
-            "summary": row["summary"],
-            "emphases": list(row["emphases"]),
-        }
-        for row in rows
-    ]
-
-
-def _legal_bases(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
-    cooperations = _ids_where(ctx, "cooperation", "legal_basis_id", [r["id"] for r in rows])
-    return [
-        _base("legal_basis", row, cites[row["id"]], ctx)
-        | {
-            "country": ctx.ref("country", row["country_id"]),
-            "citation": row["citation"],
-            "act": row["act"],
-            "section": row["section"],
-            "allows": row["allows"],
-            "forbids": row["forbids"],
-            "cooperations": ctx.refs("cooperation", cooperations[row["id"]]),
-        }
-        for row in rows
-    ]
 
 
 def _age_range(low: int | None, high: int | None) -> Dict | None:
     return None if low is None or high is None else {"min": low, "max": high}
 
 
-def _cities(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
-    ids = [r["id"] for r in rows]
-    leaders = ctx.links("city_leader", "city_id", ids)
-    themes = ctx.links("city_theme", "city_id", ids)
-    organisations = _ids_where(ctx, "organisation", "city_id", ids)
-    cooperations = _ids_where(ctx, "cooperation", "city_id", ids)
-    practices = ctx.links("practice_city", "city_id", ids)
+# --- one builder per entity: (ctx, page rows) -> per-row extra fields --------------------------
+
+Builder = Callable[[Context, Sequence[Row]], list[Dict]]
+
+
+def _source(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
     return [
-        _base("city", row, cites[row["id"]], ctx)
-        | {
-            "name": row["name"],
-            "country": ctx.ref("country", row["country_id"]),
-            "population": row["population"],
-            "scn_member": row["scn_member"],
+        {
+            "title": r["title"],
+            "publisher": r["publisher"],
+            "kind": r["kind"],
+            "language": r["language"],
+            "url": r["url"],
+            "document": r["document"],
+            "last_modified": partial_date(r["last_modified"], r["last_modified_precision"]),
+            "description": r["description"],
+        }
+        for r in rows
+    ]
+
+
+def _theme(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
+    return [
+        {
+            "label": r["label"],
+            "label_language": r["label_language"],
+            "scheme": r["scheme"],
+            "description": r["description"],
+        }
+        for r in rows
+    ]
+
+
+def _country(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
+    strategy = ctx.grouped("country_strategy_organisation", "country_id", [r["id"] for r in rows])
+    return [
+        {
+            "iso_code": r["iso_code"],
+            "name": r["name"],
+            "national_overview": r["national_overview"],
+            "strategy_lead": r["strategy_lead"],
+            "strategy_organisations": [
+                role_ref("organisation", s["organisation_id"], s["role"], s["note"])
+                for s in strategy[r["id"]]
+            ],
+            "municipality_count": r["municipality_count"],
+            "police_district_count": r["police_district_count"],
+            "region_count": r["region_count"],
+        }
+        for r in rows
+    ]
+
+
+def _action_plan(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
+    return [
+        {
+            "country": ref("country", r["country_id"]),
+            "year": r["year"],
+            "title": r["title"],
+            "status": r["status"],
+            "summary": r["summary"],
+            "emphases": list(r["emphases"]),
+        }
+        for r in rows
+    ]
+
+
+def _legal_basis(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
+    return [
+        {
+            "country": ref("country", r["country_id"]),
+            "citation": r["citation"],
+            "act": r["act"],
+            "section": r["section"],
+            "allows": r["allows"],
+            "forbids": r["forbids"],
+        }
+        for r in rows
+    ]
+
+
+def _city(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
+    ids = [r["id"] for r in rows]
+    leaders = ctx.grouped("city_leader", "city_id", ids)
+    themes = ctx.grouped("city_theme", "city_id", ids)
+    return [
+        {
+            "name": r["name"],
+            "country": ref("country", r["country_id"]),
+            "population": r["population"],
+            "scn_member": r["scn_member"],
             "scn_member_since": partial_date(
-                row["scn_member_since"], row["scn_member_since_precision"]
+                r["scn_member_since"], r["scn_member_since_precision"]
             ),
             "leaders": [
                 {"role": x["role"], "person_name": x["person_name"], "title": x["title"]}
-                for x in leaders[row["id"]]
+                for x in leaders[r["id"]]
             ],
-            "background": row["background"],
-            "local_overview": row["local_overview"],
-            "policy_basis": row["policy_basis"],
-            "tenets": list(row["tenets"]),
-            "motto": row["motto"],
-            "focus_ages": _age_range(row["focus_age_min"], row["focus_age_max"]),
-            "international_exchange_since": row["international_exchange_since"],
-            "international_exchange_partners": list(row["international_exchange_partners"]),
-            "themes": ctx.refs("theme", [t["theme_id"] for t in themes[row["id"]]]),
-            "organisations": ctx.refs("organisation", organisations[row["id"]]),
-            "cooperations": ctx.refs("cooperation", cooperations[row["id"]]),
-            "practices": ctx.refs("practice", [p["practice_id"] for p in practices[row["id"]]]),
+            "background": r["background"],
+            "local_overview": r["local_overview"],
+            "policy_basis": r["policy_basis"],
+            "tenets": list(r["tenets"]),
+            "motto": r["motto"],
+            "focus_ages": _age_range(r["focus_age_min"], r["focus_age_max"]),
+            "international_exchange_since": r["international_exchange_since"],
+            "international_exchange_partners": list(r["international_exchange_partners"]),
+            "themes": [ref("theme", t["theme_id"]) for t in themes[r["id"]]],
         }
-        for row in rows
+        for r in rows
     ]
 
 
-def _organisations(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
-    ids = [r["id"] for r in rows]
-    children = _ids_where(ctx, "organisation", "parent_id", ids)
-    relations = ctx.links("organisation_relation", "organisation_id", ids)
-    related_from = ctx.links("organisation_relation", "related_organisation_id", ids)
-    memberships = ctx.links("cooperation_member", "organisation_id", ids)
-    practices = ctx.links("practice_organisation", "organisation_id", ids)
-    contacts = _contacts(ctx, "organisation_id", ids)
+def _organisation(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
+    relations = ctx.grouped("organisation_relation", "organisation_id", [r["id"] for r in rows])
     return [
-        _base("organisation", row, cites[row["id"]], ctx)
-        | {
-            "name": row["name"],
-            "acronym": row["acronym"],
-            "kind": row["kind"],
-            "sector": row["sector"],
-            "level": row["level"],
-            "country": ctx.ref("country", row["country_id"]),
-            "city": ctx.ref("city", row["city_id"]),
-            "parent": ctx.ref("organisation", row["parent_id"]),
-            "children": ctx.refs("organisation", children[row["id"]]),
-            "description": row["description"],
-            "website": row["website"],
-            "established": partial_date(row["established"], row["established_precision"]),
-            "legal_form": row["legal_form"],
+        {
+            "name": r["name"],
+            "acronym": r["acronym"],
+            "kind": r["kind"],
+            "sector": r["sector"],
+            "level": r["level"],
+            "country": ref("country", r["country_id"]),
+            "city": ref("city", r["city_id"]),
+            "parent": ref("organisation", r["parent_id"]),
+            "description": r["description"],
+            "website": r["website"],
+            "established": partial_date(r["established"], r["established_precision"]),
+            "legal_form": r["legal_form"],
             "registration": (
-                {"number": row["registration_number"], "country": row["registration_country"]}
-                if row["registration_number"]
+                {"number": r["registration_number"], "country": r["registration_country"]}
+                if r["registration_number"]
                 else None
             ),
             "relations": [
-                ctx.role_ref("organisation", r["related_organisation_id"], r["kind"], r["note"])
-                for r in relations[row["id"]]
+                role_ref("organisation", x["related_organisation_id"], x["kind"], x["note"])
+                for x in relations[r["id"]]
             ],
-            "related_from": [
-                ctx.role_ref("organisation", r["organisation_id"], r["kind"], r["note"])
-                for r in related_from[row["id"]]
-            ],
-            "cooperations": [
-                ctx.role_ref("cooperation", m["cooperation_id"], m["role"], m["note"])
-                for m in memberships[row["id"]]
-            ],
-            "practices": [
-                ctx.role_ref("practice", p["practice_id"], p["role"], p["note"])
-                for p in practices[row["id"]]
-            ],
-            "contact_points": contacts[row["id"]],
         }
-        for row in rows
+        for r in rows
     ]
 
 
-def _cooperations(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
-    ids = [r["id"] for r in rows]
-    members = ctx.links("cooperation_member", "cooperation_id", ids)
-    member_of = ctx.links("cooperation_member", "member_cooperation_id", ids)
-    instances = _ids_where(ctx, "cooperation", "model_id", ids)
-    practices = ctx.links("practice_cooperation", "cooperation_id", ids)
+def _cooperation(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
+    members = ctx.grouped("cooperation_member", "cooperation_id", [r["id"] for r in rows])
     return [
-        _base("cooperation", row, cites[row["id"]], ctx)
-        | {
-            "name": row["name"],
-            "acronym": row["acronym"],
-            "kind": row["kind"],
-            "scope": row["scope"],
-            "country": ctx.ref("country", row["country_id"]),
-            "city": ctx.ref("city", row["city_id"]),
-            "model": ctx.ref("cooperation", row["model_id"]),
-            "local_instances": ctx.refs("cooperation", instances[row["id"]]),
-            "legal_basis": ctx.ref("legal_basis", row["legal_basis_id"]),
-            "established": partial_date(row["established"], row["established_precision"]),
-            "established_by_law": row["established_by_law"],
-            "purpose": row["purpose"],
-            "target_group": row["target_group"],
-            "description": row["description"],
+        {
+            "name": r["name"],
+            "acronym": r["acronym"],
+            "kind": r["kind"],
+            "scope": r["scope"],
+            "country": ref("country", r["country_id"]),
+            "city": ref("city", r["city_id"]),
+            "model": ref("cooperation", r["model_id"]),
+            "legal_basis": ref("legal_basis", r["legal_basis_id"]),
+            "established": partial_date(r["established"], r["established_precision"]),
+            "established_by_law": r["established_by_law"],
+            "purpose": r["purpose"],
+            "target_group": r["target_group"],
+            "description": r["description"],
             "members": [
                 {
-                    "organisation": ctx.ref("organisation", m["organisation_id"]),
-                    "cooperation": ctx.ref("cooperation", m["member_cooperation_id"]),
+                    "organisation": ref("organisation", m["organisation_id"]),
+                    "cooperation": ref("cooperation", m["member_cooperation_id"]),
                     "sector": m["sector"],
                     "role": m["role"],
                     "note": m["note"],
                 }
-                for m in members[row["id"]]
-            ],
-            "member_of": [
-                ctx.role_ref("cooperation", m["cooperation_id"], m["role"], m["note"])
-                for m in member_of[row["id"]]
-            ],
-            "practices": [
-                ctx.role_ref("practice", p["practice_id"], p["role"]) for p in practices[row["id"]]
+                for m in members[r["id"]]
             ],
         }
-        for row in rows
+        for r in rows
     ]
 
 
-def _practices(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
+def _practice(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
     ids = [r["id"] for r in rows]
-    subs = _ids_where(ctx, "practice", "parent_id", ids)
-    successors = _ids_where(ctx, "practice", "predecessor_id", ids)
-    figures = ctx.links("practice_figure", "practice_id", ids)
-    organisations = ctx.links("practice_organisation", "practice_id", ids)
-    cooperations = ctx.links("practice_cooperation", "practice_id", ids)
-    cities = ctx.links("practice_city", "practice_id", ids)
-    themes = ctx.links("practice_theme", "practice_id", ids)
-    contacts = _contacts(ctx, "practice_id", ids)
+    figures = ctx.grouped("practice_figure", "practice_id", ids)
+    organisations = ctx.grouped("practice_organisation", "practice_id", ids)
+    cooperations = ctx.grouped("practice_cooperation", "practice_id", ids)
+    cities = ctx.grouped("practice_city", "practice_id", ids)
+    themes = ctx.grouped("practice_theme", "practice_id", ids)
     out = []
-    for row in rows:
-        start = partial_date(row["period_start"], row["period_start_precision"])
-        end = partial_date(row["period_end"], row["period_end_precision"])
+    for r in rows:
+        start = partial_date(r["period_start"], r["period_start_precision"])
+        end = partial_date(r["period_end"], r["period_end_precision"])
         out.append(
-            _base("practice", row, cites[row["id"]], ctx)
-            | {
-                "name": row["name"],
-                "acronym": row["acronym"],
-                "kind": row["kind"],
-                "status": row["status"],
-                "country": ctx.ref("country", row["country_id"]),
-                "parent": ctx.ref("practice", row["parent_id"]),
-                "sub_practices": ctx.refs("practice", subs[row["id"]]),
-                "predecessor": ctx.ref("practice", row["predecessor_id"]),
-                "successors": ctx.refs("practice", successors[row["id"]]),
-                "summary": row["summary"],
-                "aims": list(row["aims"]),
-                "target_groups": list(row["target_groups"]),
-                "methods": list(row["methods"]),
-                "ages": _age_range(row["age_min"], row["age_max"]),
+            {
+                "name": r["name"],
+                "acronym": r["acronym"],
+                "kind": r["kind"],
+                "status": r["status"],
+                "country": ref("country", r["country_id"]),
+                "parent": ref("practice", r["parent_id"]),
+                "predecessor": ref("practice", r["predecessor_id"]),
+                "summary": r["summary"],
+                "aims": list(r["aims"]),
+                "target_groups": list(r["target_groups"]),
+                "methods": list(r["methods"]),
+                "ages": _age_range(r["age_min"], r["age_max"]),
                 "period": {"start": start, "end": end} if start or end else None,
-                "availability": row["availability"],
+                "availability": r["availability"],
                 "funding": (
-                    {"kind": row["funding_kind"], "description": row["funding"]}
-                    if row["funding_kind"] or row["funding"]
+                    {"kind": r["funding_kind"], "description": r["funding"]}
+                    if r["funding_kind"] or r["funding"]
                     else None
                 ),
                 "cost": (
                     {
-                        "amount": number(row["cost_amount"]),
-                        "currency": row["cost_currency"],
-                        "estimate": row["cost_is_estimate"],
+                        "amount": number(r["cost_amount"]),
+                        "currency": r["cost_currency"],
+                        "estimate": r["cost_is_estimate"],
                     }
-                    if row["cost_amount"] is not None
+                    if r["cost_amount"] is not None
                     else None
                 ),
-                "participants_pay_fee": row["participants_pay_fee"],
-                "website": row["website"],
+                "participants_pay_fee": r["participants_pay_fee"],
+                "website": r["website"],
                 "figures": [
                     {
                         "key": f["key"],
@@ -502,66 +431,67 @@ def _practices(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -
                         "per": f["per"],
                         "approximate": f["approximate"],
                     }
-                    for f in sorted(figures[row["id"]], key=lambda f: f["key"])
+                    for f in sorted(figures[r["id"]], key=lambda f: f["key"])
                 ],
                 "organisations": [
-                    ctx.role_ref("organisation", o["organisation_id"], o["role"], o["note"])
-                    for o in organisations[row["id"]]
+                    role_ref("organisation", o["organisation_id"], o["role"], o["note"])
+                    for o in organisations[r["id"]]
                 ],
                 "cooperations": [
-                    ctx.role_ref("cooperation", c["cooperation_id"], c["role"])
-                    for c in cooperations[row["id"]]
+                    role_ref("cooperation", c["cooperation_id"], c["role"])
+                    for c in cooperations[r["id"]]
                 ],
-                "cities": ctx.refs("city", [c["city_id"] for c in cities[row["id"]]]),
-                "themes": ctx.refs("theme", [t["theme_id"] for t in themes[row["id"]]]),
-                "contact_points": contacts[row["id"]],
+                "cities": [ref("city", c["city_id"]) for c in cities[r["id"]]],
+                "themes": [ref("theme", t["theme_id"]) for t in themes[r["id"]]],
             }
         )
     return out
 
 
-def _contact_points(ctx: Context, rows: Sequence[Row], cites: dict[str, list[Row]]) -> list[Dict]:
+def _contact_point(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
     return [
-        _base("contact_point", row, cites[row["id"]], ctx)
-        | {
-            "kind": row["kind"],
-            "value": row["value"],
-            "label": row["label"],
-            "is_personal": row["is_personal"],
-            "person_name": row["person_name"],
-            "organisation": ctx.ref("organisation", row["organisation_id"]),
-            "practice": ctx.ref("practice", row["practice_id"]),
+        {
+            "kind": r["kind"],
+            "value": r["value"],
+            "label": r["label"],
+            "is_personal": r["is_personal"],
+            "person_name": r["person_name"],
+            "organisation": ref("organisation", r["organisation_id"]),
+            "practice": ref("practice", r["practice_id"]),
             "address": (
                 {
-                    "street": row["street_address"],
-                    "postal_code": row["postal_code"],
-                    "locality": row["locality"],
-                    "country": row["country_code"],
+                    "street": r["street_address"],
+                    "postal_code": r["postal_code"],
+                    "locality": r["locality"],
+                    "country": r["country_code"],
                 }
-                if row["kind"] == "postal_address"
+                if r["kind"] == "postal_address"
                 else None
             ),
         }
-        for row in rows
+        for r in rows
     ]
 
 
-BUILDERS: dict[str, Callable[[Context, Sequence[Row], dict[str, list[Row]]], list[Dict]]] = {
-    "theme": _themes,
-    "country": _countries,
-    "action_plan": _action_plans,
-    "legal_basis": _legal_bases,
-    "city": _cities,
-    "organisation": _organisations,
-    "cooperation": _cooperations,
-    "practice": _practices,
-    "contact_point": _contact_points,
+BUILDERS: dict[str, Builder] = {
+    "source": _source,
+    "theme": _theme,
+    "country": _country,
+    "action_plan": _action_plan,
+    "legal_basis": _legal_basis,
+    "city": _city,
+    "organisation": _organisation,
+    "cooperation": _cooperation,
+    "practice": _practice,
+    "contact_point": _contact_point,
 }
 
 
 def build(ctx: Context, entity: str, rows: Sequence[Row]) -> list[Dict]:
     """The v1 representation of `rows` (rows of `entity`'s table, in the order given)."""
-    if entity == "source":
-        return _sources(ctx, rows)
-    cites = _citations(ctx, entity, [r["id"] for r in rows])
-    return BUILDERS[entity](ctx, rows, cites)
+    cites = _citations(ctx, entity, [r["id"] for r in rows]) if entity != "source" else {}
+    fields = BUILDERS[entity](ctx, rows)
+    return [
+        _base(entity, row, cites.get(row["id"], [])) | extra
+        for row, extra in zip(rows, fields, strict=True)
+    ]

@@ -17,7 +17,7 @@ from app.api.caching import NDJSON, cacheable, streamed_ndjson
 from app.api.problems import ProblemError
 from app.api.v1 import schemas
 from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS, Collection
-from app.api.v1.records import COLLECTIONS, Context, build, table
+from app.api.v1.records import COLLECTIONS, Context, build, href, table
 from app.migrate import head_revision
 from app.models import ENTITIES
 from app.settings import PACKAGE_VERSION, Settings
@@ -551,12 +551,22 @@ def search(
             settings.cursor_secret, scope, [last["rank"], last["entity_type"], last["entity_id"]]
         )
     ctx = Context(conn, personal_contacts=settings.publish_personal_contacts)
-    data = []
+    by_type: dict[str, list[str]] = {}
     for hit in hits[:limit]:
-        ref = ctx.ref(hit["entity_type"], hit["entity_id"])
-        if ref is not None:
-            snippet = hit["snippet"] or None
-            data.append(ref | {"rank": round(float(hit["rank"]), 6), "snippet": snippet})
+        by_type.setdefault(hit["entity_type"], []).append(hit["entity_id"])
+    names = {(e, i): n for e, ids in by_type.items() for i, n in ctx.names(e, ids).items()}
+    data = [
+        {
+            "id": hit["entity_id"],
+            "type": hit["entity_type"],
+            "name": names[(hit["entity_type"], hit["entity_id"])],
+            "href": href(hit["entity_type"], hit["entity_id"]),
+            "rank": round(float(hit["rank"]), 6),
+            "snippet": hit["snippet"] or None,
+        }
+        for hit in hits[:limit]
+        if (hit["entity_type"], hit["entity_id"]) in names
+    ]
     links, headers = _page_links(request, next_cursor)
     return cacheable(
         request,

@@ -32,11 +32,10 @@ class PartialDate(WireModel):
 
 
 class Ref(WireModel):
-    """A link to another record, with enough to show it without fetching it."""
+    """A reference to another record: its id, type and URL."""
 
     id: Annotated[str, described("The record's id", "viborg")]
     type: Annotated[str, described("The record's entity type", "city")]
-    name: Annotated[str, described("The record's name or title", "Viborg")]
     href: Annotated[str, described("The record's URL in this API", "/v1/cities/viborg")]
 
 
@@ -56,7 +55,12 @@ class SourceRef(Ref):
 
 
 class RecordLinks(WireModel):
-    """Links of a record."""
+    """Links of a record: itself, and for each relationship that other records own, the
+    filtered collection of those records (`children`: `/v1/organisations?parent=pet`)."""
+
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"additionalProperties": {"type": "string"}}
+    )
 
     self: Annotated[str, described("This record's URL", "/v1/cities/viborg")]
 
@@ -96,7 +100,6 @@ class Source(RecordBase):
         PartialDate | None, described("Last modification date the document states")
     ]
     description: Annotated[str | None, described("What the document covers")]
-    cited_by: Annotated[list[Ref], described("Every record that cites this source")]
 
 
 class Theme(RecordBase):
@@ -107,8 +110,6 @@ class Theme(RecordBase):
     label_language: Annotated[str, described("ISO 639-1 language of the label", "fr")]
     scheme: Annotated[str, described("The keyword list the theme belongs to", "scn-keywords")]
     description: Annotated[str | None, described("What the theme covers")]
-    cities: Annotated[list[Ref], described("Cities with this theme")]
-    practices: Annotated[list[Ref], described("Practices with this theme")]
 
 
 class Country(RecordBase):
@@ -130,9 +131,6 @@ class Country(RecordBase):
     municipality_count: Annotated[int | None, described("Number of municipalities", 98)]
     police_district_count: Annotated[int | None, described("Number of police districts", 12)]
     region_count: Annotated[int | None, described("Number of regions", 5)]
-    action_plans: Annotated[list[Ref], described("National action plans")]
-    legal_bases: Annotated[list[Ref], described("Legal provisions of the prevention model")]
-    cities: Annotated[list[Ref], described("Cities in the country")]
 
 
 class ActionPlan(RecordBase):
@@ -179,7 +177,6 @@ class LegalBasis(RecordBase):
             "Information may not, however, be shared for the purposes of criminal investigations.",
         ),
     ]
-    cooperations: Annotated[list[Ref], described("Cooperations regulated by this provision")]
 
 
 class Leader(WireModel):
@@ -228,9 +225,6 @@ class City(RecordBase):
         list[str], described("With whom", ["Baltic countries", "Jordan"])
     ]
     themes: Annotated[list[Ref], described("The city's theme keywords")]
-    organisations: Annotated[list[Ref], described("Organisations based in the city")]
-    cooperations: Annotated[list[Ref], described("Local cooperations in the city")]
-    practices: Annotated[list[Ref], described("Practices that run in the city")]
 
 
 class Registration(WireModel):
@@ -238,18 +232,6 @@ class Registration(WireModel):
 
     number: Annotated[str, described("Registration number", "1076660")]
     country: Annotated[str, described("ISO 3166-1 alpha-2 code of the register", "GB")]
-
-
-class ContactSummary(WireModel):
-    """A published contact point, in short."""
-
-    id: Annotated[str, described("The contact point's id", "pet-email")]
-    kind: Annotated[
-        vocab.ContactKind, described("email, phone, postal_address or website", "email")
-    ]
-    value: Annotated[str, described("As printed", "pet@pet.dk")]
-    label: Annotated[str | None, described("What it is for")]
-    href: Annotated[str, described("The contact point's URL", "/v1/contact-points/pet-email")]
 
 
 class Organisation(RecordBase):
@@ -268,7 +250,6 @@ class Organisation(RecordBase):
     country: Ref | None
     city: Ref | None
     parent: Annotated[Ref | None, described("The body it is part of")]
-    children: Annotated[list[Ref], described("Bodies that are part of it")]
     description: Annotated[str | None, described("The sources' description")]
     website: Annotated[
         str | None, described("Website, as the source gives it", "http://www.pet.dk")
@@ -279,12 +260,6 @@ class Organisation(RecordBase):
     relations: Annotated[
         list[RoleRef], described("Typed edges to other organisations; `role` is the edge kind")
     ]
-    related_from: Annotated[
-        list[RoleRef], described("Typed edges from other organisations to this one")
-    ]
-    cooperations: Annotated[list[RoleRef], described("Cooperations it is a member of, with role")]
-    practices: Annotated[list[RoleRef], described("Practices it takes part in, with role")]
-    contact_points: Annotated[list[ContactSummary], described("Its published contact points")]
 
 
 class CooperationMember(WireModel):
@@ -310,7 +285,6 @@ class Cooperation(RecordBase):
     country: Ref
     city: Ref | None
     model: Annotated[Ref | None, described("The national model a local cooperation builds on")]
-    local_instances: Annotated[list[Ref], described("Local cooperations built on this model")]
     legal_basis: Ref | None
     established: Annotated[PartialDate | None, described("When it began")]
     established_by_law: Annotated[bool | None, described("A source says a law set it up")]
@@ -318,8 +292,6 @@ class Cooperation(RecordBase):
     target_group: Annotated[str | None, described("Whom it works with")]
     description: Annotated[str | None, described("Description")]
     members: Annotated[list[CooperationMember], described("Members and their roles")]
-    member_of: Annotated[list[RoleRef], described("Cooperations this one is a member of")]
-    practices: Annotated[list[RoleRef], described("Practices it delivers, targets or includes")]
 
 
 class Figure(WireModel):
@@ -366,9 +338,7 @@ class Practice(RecordBase):
     status: Annotated[vocab.PracticeStatus | None, described("Only where a source states it")]
     country: Ref
     parent: Annotated[Ref | None, described("The practice this one is part of")]
-    sub_practices: Annotated[list[Ref], described("Practices that are part of this one")]
     predecessor: Annotated[Ref | None, described("The practice this one follows")]
-    successors: Annotated[list[Ref], described("Practices that follow this one")]
     summary: Annotated[str | None, described("Summary in the source's words")]
     aims: Annotated[list[str], described("Aims, one each")]
     target_groups: Annotated[list[str], described("Target groups, one each")]
@@ -385,7 +355,6 @@ class Practice(RecordBase):
     cooperations: Annotated[list[RoleRef], described("Cooperations, with roles")]
     cities: Annotated[list[Ref], described("Cities it runs in")]
     themes: Annotated[list[Ref], described("Theme keywords")]
-    contact_points: Annotated[list[ContactSummary], described("Published contact points")]
 
 
 class Address(WireModel):
@@ -442,6 +411,7 @@ class Page(WireModel, Generic[T]):
 class SearchHit(Ref):
     """A record that matches a search."""
 
+    name: Annotated[str, described("The record's name or title", "24/7 local hotline")]
     rank: Annotated[float, described("Relevance: higher is better", 10.5)]
     snippet: Annotated[str | None, described("Where the words were found")] = None
 

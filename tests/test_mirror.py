@@ -1,0 +1,215 @@
+"""`scn mirror` against a real source server: convergence through random edits, a crash in the
+middle of a batch, a 410 and re-snapshot; retries on network errors. SQLite and PostgreSQL
+targets."""
+
+import io
+import os
+import random
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app import migrate
+from app.api.main import create_app
+from app.db import create_engine
+from app.loader import load, prune_history
+from app.mirror import CRASH_AFTER_ENV, Mirror, MirrorError, Retry
+from app.settings import Settings
+from app.sync import export_lines
+from tests.conftest import ENGINES, SEEDS, PostgresServer
+from tests.helpers import edit_record
+from tests.live import free_port, live_server
+from tests.seed_edits import random_edit
+from tests.test_cli import SCN
+
+
+@pytest.fixture
+def source_url(tmp_path: Path, migrated_sqlite_file: Path) -> str:
+    path = tmp_path / "source.sqlite3"
+    shutil.copy(migrated_sqlite_file, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=ENGINES)
+def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: the mirror migrates it on its first run."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create(migrated=False)
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+def local_export(url: str) -> list[bytes]:
+    """`scn export` of a database, without its header line."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            return list(export_lines(connection, None, personal_contacts=False))[1:]
+    finally:
+        engine.dispose()
+
+
+def served_export(base: str) -> list[bytes]:
+    response = httpx.get(f"{base}/v1/export", headers={"Accept-Encoding": "identity"}, timeout=60)
+    return [line + b"\n" for line in response.content.splitlines()][1:]
+
+
+def mirror_cli(base: str, target: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SCN, "mirror", "--source", base, "--database", target, "--batch", "7"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+        check=False,
+    )
+
+
+def cursor(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(sa.text("SELECT last_seq FROM mirror_state")).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_mirror_converges_through_edits_a_crash_and_a_410(
+    source_url: str, target_url: str, seeds: Path
+) -> None:
+    rng = random.Random(20261121)
+    source = create_engine(source_url)
+    try:
+        load(source, seeds)
+        with live_server(source_url) as base:
+            first = mirror_cli(base, target_url)
+            assert first.returncode == 0, first.stderr
+            assert "snapshot" in first.stdout
+            assert local_export(target_url) == served_export(base)
+
+            for step in range(1, 9):
+                done = [random_edit(rng, seeds, step * 10 + i) for i in range(rng.randint(1, 4))]
+                if step == 3:
+                    edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
+                load(source, seeds)
+
+                if step == 3:
+                    # Die in the middle of the batch: the mirror keeps its previous state.
+                    before, at = local_export(target_url), cursor(target_url)
+                    crashed = mirror_cli(base, target_url, **{CRASH_AFTER_ENV: "1"})
+                    assert crashed.returncode == 70, crashed.stderr
+                    assert (local_export(target_url), cursor(target_url)) == (before, at)
+                if step == 6:
+                    prune_history(source, keep=0)  # the mirror's cursor is now too old
+
+                result = mirror_cli(base, target_url)
+                assert result.returncode == 0, f"after {done}: {result.stderr}"
+                if step == 6:
+                    assert "taking a new snapshot" in result.stderr
+                assert local_export(target_url) == served_export(base), f"after {done}"
+
+            engine = create_engine(target_url)
+            with engine.connect() as connection:
+                snapshots = connection.execute(sa.text("SELECT snapshots FROM mirror_state"))
+                assert snapshots.scalar_one() == 2
+            engine.dispose()
+    finally:
+        source.dispose()
+
+
+class FlakyFront:
+    """A real server in front of the API that answers the first requests with 503."""
+
+    def __init__(self, app: ASGIApp, failures: int) -> None:
+        self.app = app
+        self.failures = failures
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.failures > 0:
+            self.failures -= 1
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"retry-after", b"0"), (b"content-length", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def flaky_source(loaded_database_url: str) -> Iterator[str]:
+    app = FlakyFront(create_app(Settings(database_url=loaded_database_url)), failures=3)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_the_mirror_retries_a_source_that_fails_then_recovers(
+    flaky_source: str, tmp_path: Path
+) -> None:
+    progress = io.StringIO()
+    mirror = Mirror(
+        flaky_source,
+        f"sqlite:///{tmp_path / 'm.sqlite3'}",
+        retry=Retry(attempts=5, first_delay=0.01),
+        progress=progress,
+    )
+    try:
+        result = mirror.run_once()
+    finally:
+        mirror.close()
+    assert result.mode == "snapshot" and result.applied > 100
+    assert progress.getvalue().count("retrying in") == 3
+
+
+def test_the_mirror_gives_up_clearly_when_the_source_is_unreachable(tmp_path: Path) -> None:
+    progress = io.StringIO()
+    mirror = Mirror(
+        f"http://127.0.0.1:{free_port()}",
+        f"sqlite:///{tmp_path / 'm.sqlite3'}",
+        retry=Retry(attempts=2, first_delay=0.01),
+        progress=progress,
+    )
+    try:
+        with pytest.raises(MirrorError, match="gave up after 2 attempts: network error"):
+            mirror.run_once()
+    finally:
+        mirror.close()
+    assert migrate.current_revision(f"sqlite:///{tmp_path / 'm.sqlite3'}") is not None
+
+
+def test_a_mirror_refuses_another_source(loaded_database_url: str, tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    with live_server(loaded_database_url) as base:
+        assert mirror_cli(base, target).returncode == 0
+        other = mirror_cli(base.replace("127.0.0.1", "localhost"), target)
+    assert other.returncode == 1
+    assert "a mirror follows one source" in other.stderr

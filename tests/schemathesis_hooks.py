@@ -1,14 +1,19 @@
 """Schemathesis hooks for the contract tests (loaded through SCHEMATHESIS_HOOKS).
 
-A cursor is an opaque token the server issues and signs; clients never make one up, and no
-schema can say "signed by the server". So before each request an invented cursor that fits the
-schema is removed (the server answers it with 400, which tests/test_api_v1.py checks). Cursors
-that break the schema (too long) are kept, so negative cases still exercise that limit.
-Schemathesis re-validates the case after this hook, so its checks judge the request as sent.
+Two parameters carry values only the server can hand out, which no schema can express:
+- a cursor is an opaque token the server issues and signs; clients never make one up;
+- a change feed's `since` is a change number the server has reached; a larger one is refused
+  with 400 because the client is confused (the protocol says so).
+Before each request an invented cursor that fits the schema is removed, and a `since` past the
+server's last change is lowered to it. Values that break the schema (too long, negative, not a
+number) are kept, so negative cases still exercise them; tests/test_api_v1.py and test_sync.py
+check that invented cursors and future `since` values are refused with 400. Schemathesis
+re-validates each case after this hook, so its checks judge the request as sent.
 """
 
 from typing import Any
 
+import httpx
 import schemathesis
 
 from app.api import pagination
@@ -17,8 +22,14 @@ from app.api import pagination
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     query = case.query
-    if not query or "cursor" not in query:
+    if not query:
         return
-    cursor = query["cursor"]
+    cursor = query.get("cursor")
     if isinstance(cursor, str) and len(cursor) <= pagination.MAX_CURSOR_LENGTH:
-        case.query = {k: v for k, v in query.items() if k != "cursor"}
+        query = {k: v for k, v in query.items() if k != "cursor"}
+    since = query.get("since")
+    if case.path == "/v1/changes" and isinstance(since, int) and since >= 0:
+        base = case.operation.base_url or ""
+        last_seq = httpx.get(f"{base.rstrip('/')}/v1/meta", timeout=10).json()["last_seq"]
+        query = {**query, "since": min(since, last_seq)}
+    case.query = query

@@ -218,3 +218,40 @@ def test_history_prune_command(loaded_database_url: str) -> None:
     finally:
         engine.dispose()
     assert kept == 5
+
+
+def test_the_python_example_of_the_sync_guide_works(
+    source: tuple[str, httpx.Client], seeds: Path, tmp_path: Path
+) -> None:
+    """docs/SYNC.md's example, run as written against a live server: it copies, then follows."""
+    import re
+    import sqlite3
+    import subprocess
+    import sys
+
+    from app.settings import PROJECT_ROOT
+
+    url, http = source
+    guide = (PROJECT_ROOT / "docs" / "SYNC.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", guide, re.S)
+    assert code is not None
+    script = tmp_path / "example.py"
+    script.write_text(
+        code.group(1).replace('"http://127.0.0.1:8000"', repr(str(http.base_url).rstrip("/")))
+    )
+
+    def run() -> None:
+        subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True, timeout=120)
+
+    def copy() -> dict[tuple[str, str], dict[str, Any]]:
+        with sqlite3.connect(tmp_path / "copy.sqlite3") as db:
+            rows = db.execute("SELECT type, id, body FROM record").fetchall()
+        return {(t, i): orjson.loads(b) for t, i, b in rows}
+
+    run()
+    edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=96501))
+    remove_record(seeds, "contact_points.yaml", "pet-email")
+    reload(url, seeds)
+    run()
+    _, records = export(http)
+    assert copy() == {(r["type"], r["id"]): r for r in records}

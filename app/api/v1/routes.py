@@ -610,6 +610,7 @@ def meta(request: Request, conn: Annotated[sa.Connection, Depends(connection)]) 
             "content_digest": state["content_digest"],
             "schema_revision": head_revision(),
             "last_seq": state["last_seq"],
+            "history_start": state["history_start"],
             "loaded_at": state["loaded_at"],
             "record_counts": _counts(conn, state["last_seq"], settings.publish_personal_contacts),
             "licence": LICENCE,

@@ -474,6 +474,9 @@ class Meta(WireModel):
     ]
     schema_revision: Annotated[str, described("Database schema revision", "0002")]
     last_seq: Annotated[int, described("Sequence number of the last change", 125)]
+    history_start: Annotated[
+        int, described("The change feed answers `since` values from this number on", 0)
+    ]
     loaded_at: Annotated[datetime, described("When the data last changed (UTC)")]
     record_counts: Annotated[
         dict[str, int], described("Published records per collection", {"cities": 3})

@@ -1,6 +1,15 @@
-"""Engines and sessions for SQLite (the embedded default) and PostgreSQL."""
+"""Engines for SQLite (the embedded default) and PostgreSQL.
+
+Writers (`scn load`, `scn db`, `scn mirror`) use `create_engine(url)`. The API uses
+`create_engine(url, read_only=True, statement_timeout=...)`: it opens SQLite read-only, asks
+PostgreSQL for read-only transactions, gives up connecting after a few seconds, and bounds every
+statement's time (PostgreSQL's `statement_timeout`; SQLite's progress handler, which checks the
+deadline of the request running on that thread).
+"""
 
 import contextlib
+import contextvars
+import time
 from pathlib import Path
 from typing import Any
 
@@ -8,27 +17,55 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 3
+SQLITE_PROGRESS_STEPS = 10_000  # virtual machine instructions between deadline checks
+
+deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+"""Monotonic time after which the current request's SQLite statements are interrupted."""
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
-    """An engine with the settings this project relies on, on either database.
-
-    SQLite gets foreign keys enforced (off by default), WAL so readers never block the loader,
-    and a busy timeout; its file's folder is created so a fresh clone works.
-    """
+def create_engine(
+    url: str | sa.URL,
+    *,
+    read_only: bool = False,
+    statement_timeout: float | None = None,
+    **kwargs: Any,
+) -> sa.Engine:
+    """An engine with the settings this project relies on, on either database."""
     url = make_url(url)
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+        return _postgresql_engine(url, read_only, statement_timeout, **kwargs)
+    return _sqlite_engine(url, read_only, **kwargs)
 
-    if url.database and url.database != ":memory:":
+
+def _postgresql_engine(
+    url: sa.URL, read_only: bool, statement_timeout: float | None, **kwargs: Any
+) -> sa.Engine:
+    options = []
+    if statement_timeout is not None:
+        options.append(f"-c statement_timeout={int(statement_timeout * 1000)}")
+    if read_only:
+        options.append("-c default_transaction_read_only=on")
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    if options:
+        connect_args["options"] = " ".join(options)
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+
+def _sqlite_engine(url: sa.URL, read_only: bool, **kwargs: Any) -> sa.Engine:
+    path = url.database
+    if read_only and path and path != ":memory:":
+        # mode=ro: the API can never write, and a missing file is an error, not a new database.
+        url = url.set(database=f"file:{Path(path).resolve()}?mode=ro", query={"uri": "true"})
+    elif path and path != ":memory:":
         # An impossible folder is not an error here: connecting will say so, in the same way
         # as for any other database that cannot be opened.
         with contextlib.suppress(OSError):
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **kwargs)
 
     @sa.event.listens_for(engine, "connect")
@@ -38,9 +75,11 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+        dbapi_connection.set_progress_handler(_past_deadline, SQLITE_PROGRESS_STEPS)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
@@ -48,3 +87,15 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _past_deadline() -> int:
+    limit = deadline.get()
+    return 1 if limit is not None and time.monotonic() > limit else 0
+
+
+def is_timeout(error: BaseException) -> bool:
+    """The statement was stopped for taking too long (either engine)."""
+    orig = getattr(error, "orig", error)
+    name = type(orig).__name__
+    return name == "QueryCanceled" or (name == "OperationalError" and "interrupted" in str(orig))

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         description="Seconds `scn load` waits for another running load before it gives up",
     )
 
+    request_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds of database work one API request may take before it is stopped (503)",
+    )
     cache_max_age: int = Field(
         default=60,
         ge=0,

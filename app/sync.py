@@ -8,6 +8,7 @@
   app/api/v1/records.py).
 """
 
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -18,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 
 from app.api.v1.records import Context, build, href, table
+from app.db import deadline
 from app.loader import EntityRows
 from app.migrate import head_revision
 from app.models import ENTITIES
@@ -147,7 +149,11 @@ def export_header(connection: sa.Connection, types: list[str] | None) -> dict[st
 
 
 def export_lines(
-    connection: sa.Connection, types: list[str] | None, *, personal_contacts: bool
+    connection: sa.Connection,
+    types: list[str] | None,
+    *,
+    personal_contacts: bool,
+    batch_timeout: float | None = None,
 ) -> Iterator[bytes]:
     """NDJSON: the header, then every current record in entity then id order.
 
@@ -162,6 +168,9 @@ def export_lines(
             query = sa.select(t).where(t.c.id > after).order_by(t.c.id).limit(EXPORT_BATCH)
             if entity == "contact_point" and not personal_contacts:
                 query = query.where(t.c.is_personal.is_(False))
+            if batch_timeout is not None:
+                # Each batch gets its own deadline: an export is long, its statements are not.
+                deadline.set(time.monotonic() + batch_timeout)
             rows = connection.execute(query).mappings().all()
             if not rows:
                 break

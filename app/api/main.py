@@ -21,7 +21,7 @@ from app.api import problems
 from app.api.caching import cacheable
 from app.api.openapi import v1_openapi
 from app.api.v1.routes import build_router
-from app.db import create_engine
+from app.db import create_engine, is_timeout
 from app.migrate import head_revision
 from app.settings import Settings, get_settings
 
@@ -102,7 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
-    app.state.engine = create_engine(settings.database_url)
+    app.state.engine = create_engine(
+        settings.database_url, read_only=True, statement_timeout=settings.request_timeout
+    )
 
     app.add_exception_handler(problems.ProblemError, problems.on_problem)
     app.add_exception_handler(StarletteHTTPException, problems.on_http_exception)
@@ -195,12 +197,12 @@ def _not_ready(detail: str) -> Response:
 
 
 async def _database_unavailable(request: Request, exc: Any) -> Response:
-    return problems.problem_response(
-        request,
-        503,
-        "The database is unavailable; try again shortly.",
-        headers={"Retry-After": "5"},
-    )
+    if is_timeout(exc):
+        timeout = request.app.state.settings.request_timeout
+        detail = f"The request needed more than {timeout:g} s of database work and was stopped."
+    else:
+        detail = "The database is unavailable; try again shortly."
+    return problems.problem_response(request, 503, detail, headers={"Retry-After": "5"})
 
 
 async def _value_refused(request: Request, exc: Any) -> Response:

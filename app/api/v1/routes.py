@@ -1,6 +1,7 @@
 """The /v1 endpoints: a list and a record for every collection, search and meta."""
 
 import inspect
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -10,8 +11,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
+from app import db, sync
 from app import search as search_index
-from app import sync
 from app.api import pagination
 from app.api.caching import NDJSON, cacheable, streamed_ndjson
 from app.api.problems import ProblemError
@@ -54,8 +55,12 @@ def _camel(words: str) -> str:
 
 
 def connection(request: Request) -> Iterator[sa.Connection]:
-    """One read transaction per request, so every query of a response sees one snapshot."""
+    """One read transaction per request, so every query of a response sees one snapshot.
+
+    Its database work is bounded: PostgreSQL stops a statement after `statement_timeout`, and
+    SQLite's progress handler stops one once this request's deadline has passed."""
     engine: sa.Engine = request.app.state.engine
+    db.deadline.set(time.monotonic() + request.app.state.settings.request_timeout)
     conn = engine.connect()
     if engine.dialect.name == "postgresql":
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
@@ -490,7 +495,12 @@ def export(
     return streamed_ndjson(
         request,
         conn,
-        sync.export_lines(conn, types, personal_contacts=settings.publish_personal_contacts),
+        sync.export_lines(
+            conn,
+            types,
+            personal_contacts=settings.publish_personal_contacts,
+            batch_timeout=settings.request_timeout,
+        ),
         identity=identity,
         last_modified=last_modified,
         max_age=settings.cache_max_age,

@@ -52,12 +52,17 @@ def serve(
     """Serve the API with uvicorn."""
     import uvicorn
 
+    from app.logs import LOG_CONFIG
+
     settings = get_settings()
     uvicorn.run(
         "app.api.main:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        log_config=LOG_CONFIG,
+        # On SIGTERM: stop accepting, let requests in flight finish (up to this many seconds).
+        timeout_graceful_shutdown=30,
     )
 
 
@@ -135,6 +140,8 @@ def load_command(
         _fail(str(exc))
     except sa.exc.OperationalError as exc:
         _fail(f"cannot write to the database {_safe_url(url)}: {exc.orig}", 2)
+    except sa.exc.DBAPIError as exc:
+        _fail(f"the database refused the load, nothing was written: {exc.orig}", 2)
     finally:
         engine.dispose()
     if not result.changed:

@@ -8,6 +8,8 @@ writing one `change` row per record with the next sequence number. Same seeds tw
 
 import hashlib
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -41,6 +43,7 @@ from app.seed_schema import (
 )
 from app.vocab import ChangeOperation
 
+CRASH_AFTER_ENV = "SCN_CRASH_AFTER"
 ADVISORY_LOCK_KEY = 0x5C4E_10AD  # "SCN load": one loader at a time on a PostgreSQL database
 LOCK_POLL_MS = 100
 
@@ -637,6 +640,22 @@ def write_record(
         if link_rows:
             connection.execute(sa.insert(_table(link_table)), link_rows)
     search.put(connection, entity, record_id, rows.row)
+    _crash_point()
+
+
+_CRASH_AFTER = int(os.environ.get(CRASH_AFTER_ENV) or 0)
+_written = 0
+
+
+def _crash_point() -> None:
+    """Test hook (SCN_CRASH_AFTER=N): the process kills itself with SIGKILL after writing N
+    records, in the middle of its transaction, as an operator's `kill -9` or the OOM killer
+    would. Off unless the variable is set."""
+    global _written
+    if _CRASH_AFTER:
+        _written += 1
+        if _written >= _CRASH_AFTER:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def remove_record(connection: sa.Connection, entity: str, record_id: str) -> None:

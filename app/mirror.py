@@ -8,7 +8,6 @@ publisher no longer keeps the changes after our cursor) means a new snapshot. Ne
 503s are retried with exponential backoff.
 """
 
-import os
 import random
 import sys
 import time
@@ -29,8 +28,6 @@ from app.models import ENTITIES
 from app.sync import record_rows
 
 USER_AGENT = "scn-mirror/1"
-CRASH_AFTER_ENV = "SCN_MIRROR_CRASH_AFTER"
-"""Test hook: exit abruptly after writing this many records in a run (before its commit)."""
 
 
 class MirrorError(Exception):
@@ -86,9 +83,6 @@ class Mirror:
             timeout=httpx.Timeout(30.0, read=120.0),
             transport=transport,
         )
-        self._written = 0
-        crash = os.environ.get(CRASH_AFTER_ENV)
-        self._crash_after = int(crash) if crash else None
 
     def close(self) -> None:
         self.http.close()
@@ -251,9 +245,6 @@ class Mirror:
             updated_at=_parse_time(record["updated_at"]),
             exists=exists,
         )
-        self._written += 1
-        if self._crash_after is not None and self._written >= self._crash_after:
-            os._exit(70)  # test hook: die mid-transaction, as a killed process would
 
     # --- HTTP with retries ----------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """The FastAPI application: versions, probes, docs, and the HTTP rules every response follows."""
 
+import re
+import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +25,7 @@ from app.api.caching import cacheable
 from app.api.openapi import v1_openapi
 from app.api.v1.routes import build_router
 from app.db import create_engine, is_timeout
+from app.logs import log_request
 from app.migrate import head_revision
 from app.settings import Settings, get_settings
 
@@ -31,6 +35,8 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
 )
+MAX_URL_LENGTH = 4096
+REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 VERSIONS = [
     {
         "version": "v1",
@@ -43,8 +49,9 @@ VERSIONS = [
 
 
 class HttpPolicy:
-    """Read-only HTTP: HEAD is GET without a body, OPTIONS lists the methods, and every
-    response carries the security headers. Other methods reach the router, which answers 405."""
+    """Read-only HTTP: HEAD is GET without a body, OPTIONS lists the methods, overlong URLs are
+    refused, every response carries the security headers and a request id, and every request
+    is logged once. Other methods reach the router, which answers 405."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -53,36 +60,65 @@ class HttpPolicy:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.monotonic()
         method = scope["method"]
         headers = {k.lower(): v for k, v in scope["headers"]}
+        request_id = _request_id(headers.get(b"x-request-id"))
         is_preflight = (
             method == "OPTIONS"
             and b"origin" in headers
             and b"access-control-request-method" in headers
         )
         docs_page = scope["path"] in ("/docs", "/redoc")
+        status = 500
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 extra = [
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"),
                     (b"cross-origin-resource-policy", b"cross-origin"),
                     (b"content-security-policy", (DOCS_CSP if docs_page else JSON_CSP).encode()),
+                    (b"x-request-id", request_id.encode()),
                 ]
                 message["headers"] = [*message.get("headers", []), *extra]
             elif message["type"] == "http.response.body" and method == "HEAD":
                 message = {**message, "body": b""}
             await send(message)
 
-        if method == "OPTIONS" and not is_preflight:
-            response = Response(status_code=204, headers={"Allow": problems.ALLOWED_METHODS})
-            await response(scope, receive, send_with_headers)
-            return
-        if method == "HEAD":
-            scope = {**scope, "method": "GET"}
-        await self.app(scope, receive, send_with_headers)
+        try:
+            target_length = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+            if target_length > MAX_URL_LENGTH:
+                response = problems.problem_response(
+                    None, 414, f"The URL is longer than {MAX_URL_LENGTH} bytes."
+                )
+                await response(scope, receive, send_with_headers)
+            elif method == "OPTIONS" and not is_preflight:
+                response = Response(status_code=204, headers={"Allow": problems.ALLOWED_METHODS})
+                await response(scope, receive, send_with_headers)
+            else:
+                inner = {**scope, "method": "GET"} if method == "HEAD" else scope
+                await self.app(inner, receive, send_with_headers)
+        finally:
+            log_request(
+                {
+                    "request_id": request_id,
+                    "method": method,
+                    "path": scope["path"][:MAX_URL_LENGTH],
+                    "status": status,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                }
+            )
+
+
+def _request_id(given: bytes | None) -> str:
+    """The client's X-Request-ID if it is a plain token (it is echoed in a header), else new."""
+    if given and REQUEST_ID.fullmatch(given):
+        return given.decode()
+    return uuid.uuid4().hex
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -111,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
     app.add_exception_handler(sa.exc.OperationalError, _database_unavailable)
     app.add_exception_handler(sa.exc.InterfaceError, _database_unavailable)
+    app.add_exception_handler(sa.exc.DatabaseError, _database_error)
     app.add_exception_handler(sa.exc.DataError, _value_refused)
     app.add_exception_handler(Exception, problems.on_unexpected_error)
 
@@ -210,3 +247,11 @@ async def _value_refused(request: Request, exc: Any) -> Response:
     return problems.problem_response(
         request, 400, "A parameter holds a value the database cannot compare."
     )
+
+
+async def _database_error(request: Request, exc: Any) -> Response:
+    """A database that cannot be read (a damaged or foreign file) is unavailable, like one that
+    is down; an error in this code's SQL (ProgrammingError, IntegrityError) stays a 500."""
+    if type(exc) is sa.exc.DatabaseError or isinstance(exc, sa.exc.InternalError):
+        return await _database_unavailable(request, exc)
+    return await problems.on_unexpected_error(request, exc)

@@ -38,6 +38,7 @@ ERRORS = {
     404: "No such record is published",
     405: "Only GET, HEAD and OPTIONS are served",
     406: "The client does not accept JSON",
+    414: "The URL is longer than 4096 bytes",
     500: "The server failed; nothing about the failure is exposed",
     503: "The database is unavailable or no data is loaded; see Retry-After",
 }

@@ -25,6 +25,7 @@ from app.settings import PACKAGE_VERSION, Settings
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_VALUES = 50  # values of one repeated filter
 SINGLE_VALUED = {"limit", "cursor", "q", "updated_since"}
 LICENCE = {
     "name": "CC BY 4.0",
@@ -108,6 +109,13 @@ def check_parameters(request: Request, allowed: set[str]) -> None:
                 {"parameter": u, "in": "query", "message": "unknown parameter"} for u in unknown
             ],
         )
+    for name in allowed:
+        if len(request.query_params.getlist(name)) > MAX_VALUES:
+            raise ProblemError(
+                400,
+                f"Parameter {name} is repeated more than {MAX_VALUES} times.",
+                errors=[{"parameter": name, "in": "query", "message": "too many values"}],
+            )
     for name in SINGLE_VALUED & allowed:
         if len(request.query_params.getlist(name)) > 1:
             raise ProblemError(

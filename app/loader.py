@@ -97,22 +97,10 @@ def _partial(prefix: str, text: str | None) -> Row:
     return {prefix: parsed.value, f"{prefix}_precision": parsed.precision.value}
 
 
-def _plain(record: BaseModel, *names: str) -> Row:
-    return {name: getattr(record, name) for name in names}
-
-
-def _source_rows(s: SourceSeed) -> EntityRows:
-    row = _plain(s, "title", "publisher", "kind", "language", "url", "document", "description")
-    return EntityRows(row | _partial("last_modified", s.last_modified))
-
-
-def _theme_rows(t: ThemeSeed) -> EntityRows:
-    return EntityRows(_plain(t, "label", "label_language", "scheme", "description"))
-
-
-def _country_rows(c: CountrySeed) -> EntityRows:
-    row = _plain(
-        c,
+PLAIN_FIELDS: dict[str, tuple[str, ...]] = {
+    "source": ("title", "publisher", "kind", "language", "url", "document", "description"),
+    "theme": ("label", "label_language", "scheme", "description"),
+    "country": (
         "iso_code",
         "name",
         "national_overview",
@@ -120,30 +108,10 @@ def _country_rows(c: CountrySeed) -> EntityRows:
         "municipality_count",
         "police_district_count",
         "region_count",
-    )
-    strategy = [
-        {"country_id": c.id, "organisation_id": s.organisation, "role": s.role, "note": s.note}
-        for s in c.strategy_organisations
-    ]
-    return EntityRows(row, {"country_strategy_organisation": strategy})
-
-
-def _action_plan_rows(a: ActionPlanSeed) -> EntityRows:
-    row = _plain(a, "year", "title", "status", "summary") | {
-        "country_id": a.country,
-        "emphases": list(a.emphases),
-    }
-    return EntityRows(row)
-
-
-def _legal_basis_rows(lb: LegalBasisSeed) -> EntityRows:
-    row = _plain(lb, "citation", "act", "section", "allows", "forbids")
-    return EntityRows(row | {"country_id": lb.country})
-
-
-def _city_rows(c: CitySeed) -> EntityRows:
-    row = _plain(
-        c,
+    ),
+    "action_plan": ("year", "title", "status", "summary", "emphases"),
+    "legal_basis": ("citation", "act", "section", "allows", "forbids"),
+    "city": (
         "name",
         "population",
         "scn_member",
@@ -152,11 +120,85 @@ def _city_rows(c: CitySeed) -> EntityRows:
         "policy_basis",
         "motto",
         "international_exchange_since",
-    )
+        "tenets",
+        "international_exchange_partners",
+    ),
+    "organisation": (
+        "name",
+        "acronym",
+        "kind",
+        "sector",
+        "level",
+        "description",
+        "website",
+        "legal_form",
+    ),
+    "cooperation": (
+        "name",
+        "acronym",
+        "kind",
+        "scope",
+        "established_by_law",
+        "purpose",
+        "target_group",
+        "description",
+    ),
+    "practice": (
+        "name",
+        "acronym",
+        "kind",
+        "status",
+        "summary",
+        "aims",
+        "target_groups",
+        "methods",
+        "availability",
+        "participants_pay_fee",
+        "website",
+    ),
+    "contact_point": ("kind", "value", "label", "person_name"),
+}
+"""Per entity: the fields with one name in the seed file, the table and the v1 record."""
+
+
+def _plain(record: BaseModel, entity: str) -> Row:
+    return {name: getattr(record, name) for name in PLAIN_FIELDS[entity]}
+
+
+def _source_rows(s: SourceSeed) -> EntityRows:
+    row = _plain(s, "source")
+    return EntityRows(row | _partial("last_modified", s.last_modified))
+
+
+def _theme_rows(t: ThemeSeed) -> EntityRows:
+    return EntityRows(_plain(t, "theme"))
+
+
+def _country_rows(c: CountrySeed) -> EntityRows:
+    row = _plain(c, "country")
+    strategy = [
+        {"country_id": c.id, "organisation_id": s.organisation, "role": s.role, "note": s.note}
+        for s in c.strategy_organisations
+    ]
+    return EntityRows(row, {"country_strategy_organisation": strategy})
+
+
+def _action_plan_rows(a: ActionPlanSeed) -> EntityRows:
+    row = _plain(a, "action_plan") | {
+        "country_id": a.country,
+    }
+    return EntityRows(row)
+
+
+def _legal_basis_rows(lb: LegalBasisSeed) -> EntityRows:
+    row = _plain(lb, "legal_basis")
+    return EntityRows(row | {"country_id": lb.country})
+
+
+def _city_rows(c: CitySeed) -> EntityRows:
+    row = _plain(c, "city")
     row |= {
         "country_id": c.country,
-        "tenets": list(c.tenets),
-        "international_exchange_partners": list(c.international_exchange_partners),
         "focus_age_min": c.focus_ages.min if c.focus_ages else None,
         "focus_age_max": c.focus_ages.max if c.focus_ages else None,
     } | _partial("scn_member_since", c.scn_member_since)
@@ -169,12 +211,11 @@ def _city_rows(c: CitySeed) -> EntityRows:
 
 
 def _organisation_rows(o: OrganisationSeed) -> EntityRows:
-    row = _plain(o, "name", "acronym", "kind", "sector", "level", "description", "website")
+    row = _plain(o, "organisation")
     row |= {
         "country_id": o.country,
         "city_id": o.city,
         "parent_id": o.parent,
-        "legal_form": o.legal_form,
         "registration_number": o.registration.number if o.registration else None,
         "registration_country": o.registration.country if o.registration else None,
     } | _partial("established", o.established)
@@ -191,17 +232,7 @@ def _organisation_rows(o: OrganisationSeed) -> EntityRows:
 
 
 def _cooperation_rows(c: CooperationSeed) -> EntityRows:
-    row = _plain(
-        c,
-        "name",
-        "acronym",
-        "kind",
-        "scope",
-        "established_by_law",
-        "purpose",
-        "target_group",
-        "description",
-    )
+    row = _plain(c, "cooperation")
     row |= {
         "country_id": c.country,
         "city_id": c.city,
@@ -223,13 +254,10 @@ def _cooperation_rows(c: CooperationSeed) -> EntityRows:
 
 
 def _practice_rows(p: PracticeSeed) -> EntityRows:
-    row = _plain(p, "name", "acronym", "kind", "status", "summary", "availability", "website") | {
+    row = _plain(p, "practice") | {
         "country_id": p.country,
         "parent_id": p.parent,
         "predecessor_id": p.predecessor,
-        "aims": list(p.aims),
-        "target_groups": list(p.target_groups),
-        "methods": list(p.methods),
         "age_min": p.ages.min if p.ages else None,
         "age_max": p.ages.max if p.ages else None,
         "funding_kind": p.funding.kind if p.funding else None,
@@ -279,7 +307,7 @@ def _practice_rows(p: PracticeSeed) -> EntityRows:
 
 
 def _contact_point_rows(c: ContactPointSeed) -> EntityRows:
-    row = _plain(c, "kind", "value", "label", "person_name") | {
+    row = _plain(c, "contact_point") | {
         "is_personal": c.personal,
         "organisation_id": c.organisation,
         "practice_id": c.practice,

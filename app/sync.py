@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from app.api.v1.records import Context, build, href, table
 from app.db import deadline
-from app.loader import EntityRows
+from app.loader import PLAIN_FIELDS, EntityRows
 from app.migrate import head_revision
 from app.models import ENTITIES
 
@@ -213,21 +213,12 @@ def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
     links: dict[str, list[dict[str, Any]]] = {}
     match entity:
         case "source":
-            row = _pick(r, "title", "publisher", "kind", "language", "url", "document")
-            row |= {"description": r["description"]} | _partial("last_modified", r["last_modified"])
+            row = _pick(r, *PLAIN_FIELDS["source"])
+            row |= _partial("last_modified", r["last_modified"])
         case "theme":
-            row = _pick(r, "label", "label_language", "scheme", "description")
+            row = _pick(r, *PLAIN_FIELDS["theme"])
         case "country":
-            row = _pick(
-                r,
-                "iso_code",
-                "name",
-                "national_overview",
-                "strategy_lead",
-                "municipality_count",
-                "police_district_count",
-                "region_count",
-            )
+            row = _pick(r, *PLAIN_FIELDS["country"])
             links["country_strategy_organisation"] = [
                 {
                     "country_id": rid,
@@ -238,28 +229,16 @@ def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
                 for s in r["strategy_organisations"]
             ]
         case "action_plan":
-            row = _pick(r, "year", "title", "status", "summary", "emphases")
+            row = _pick(r, *PLAIN_FIELDS["action_plan"])
             row["country_id"] = _id(r["country"])
         case "legal_basis":
-            row = _pick(r, "citation", "act", "section", "allows", "forbids")
+            row = _pick(r, *PLAIN_FIELDS["legal_basis"])
             row["country_id"] = _id(r["country"])
         case "city":
-            row = _pick(
-                r,
-                "name",
-                "population",
-                "scn_member",
-                "background",
-                "local_overview",
-                "policy_basis",
-                "motto",
-                "international_exchange_since",
-            )
+            row = _pick(r, *PLAIN_FIELDS["city"])
             ages = r["focus_ages"] or {}
             row |= {
                 "country_id": _id(r["country"]),
-                "tenets": r["tenets"],
-                "international_exchange_partners": r["international_exchange_partners"],
                 "focus_age_min": ages.get("min"),
                 "focus_age_max": ages.get("max"),
             } | _partial("scn_member_since", r["scn_member_since"])
@@ -268,13 +247,12 @@ def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
             ]
             links["city_theme"] = [{"city_id": rid, "theme_id": t["id"]} for t in r["themes"]]
         case "organisation":
-            row = _pick(r, "name", "acronym", "kind", "sector", "level", "description", "website")
+            row = _pick(r, *PLAIN_FIELDS["organisation"])
             registration = r["registration"] or {}
             row |= {
                 "country_id": _id(r["country"]),
                 "city_id": _id(r["city"]),
                 "parent_id": _id(r["parent"]),
-                "legal_form": r["legal_form"],
                 "registration_number": registration.get("number"),
                 "registration_country": registration.get("country"),
             } | _partial("established", r["established"])
@@ -288,17 +266,7 @@ def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
                 for x in r["relations"]
             ]
         case "cooperation":
-            row = _pick(
-                r,
-                "name",
-                "acronym",
-                "kind",
-                "scope",
-                "established_by_law",
-                "purpose",
-                "target_group",
-                "description",
-            )
+            row = _pick(r, *PLAIN_FIELDS["cooperation"])
             row |= {
                 "country_id": _id(r["country"]),
                 "city_id": _id(r["city"]),
@@ -319,7 +287,7 @@ def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
         case "practice":
             row, links = _practice_rows(r)
         case "contact_point":
-            row = _pick(r, "kind", "value", "label", "is_personal", "person_name")
+            row = _pick(r, *PLAIN_FIELDS["contact_point"]) | {"is_personal": r["is_personal"]}
             address = r["address"] or {}
             row |= {
                 "organisation_id": _id(r["organisation"]),
@@ -345,20 +313,7 @@ def _practice_rows(r: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[di
     period = r["period"] or {}
     funding = r["funding"] or {}
     cost = r["cost"] or {}
-    row = _pick(
-        r,
-        "name",
-        "acronym",
-        "kind",
-        "status",
-        "summary",
-        "aims",
-        "target_groups",
-        "methods",
-        "availability",
-        "participants_pay_fee",
-        "website",
-    )
+    row = _pick(r, *PLAIN_FIELDS["practice"])
     row |= {
         "country_id": _id(r["country"]),
         "parent_id": _id(r["parent"]),

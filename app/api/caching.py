@@ -46,7 +46,7 @@ def _accepts_gzip(request: Request) -> bool:
 def _not_modified_since(header: str, last_modified: datetime) -> bool:
     try:
         since = parsedate_to_datetime(header)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return False
     if since.tzinfo is None:
         return False

@@ -8,6 +8,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ import orjson
 from app.api.problems import ProblemError
 
 MAX_CURSOR_LENGTH = 512
+CURSOR = re.compile(r"(?P<data>[A-Za-z0-9_-]+)\.(?P<signature>[0-9a-f]{24})")
 
 
 def fingerprint(scope: str, filters: dict[str, Any]) -> str:
@@ -33,15 +35,18 @@ def encode(secret: str, query: str, after: Any) -> str:
 
 def decode(secret: str, query: str, cursor: str) -> Any:
     """The position after which the next page starts; 400 for any cursor we did not issue."""
-    if len(cursor) > MAX_CURSOR_LENGTH or cursor.count(".") != 1:
+    match = CURSOR.fullmatch(cursor) if len(cursor) <= MAX_CURSOR_LENGTH else None
+    if match is None or not hmac.compare_digest(
+        _sign(secret, match["data"].encode()), match["signature"]
+    ):
         raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
-    data, signature = cursor.split(".")
-    if not hmac.compare_digest(_sign(secret, data.encode()), signature):
-        raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
+    data = match["data"]
     try:
         payload = orjson.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         raise ProblemError(400, "The cursor is not one this API issued.") from None
+    if not isinstance(payload, dict) or "a" not in payload:
+        raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
     if payload.get("q") != query:
         raise ProblemError(
             400,
@@ -50,3 +55,17 @@ def decode(secret: str, query: str, cursor: str) -> Any:
             parameter="cursor",
         )
     return payload["a"]
+
+
+def position(value: Any, *types: Any) -> Any:
+    """Check a decoded position's shape (one value, or a list of values of `types`)."""
+    values = value if len(types) > 1 else [value]
+    if (
+        not isinstance(values, list)
+        or len(values) != len(types)
+        or not all(
+            isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True)
+        )
+    ):
+        raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
+    return value

@@ -18,6 +18,7 @@ from app.api.caching import NDJSON, cacheable, streamed_ndjson
 from app.api.problems import ProblemError
 from app.api.v1 import schemas
 from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS, Collection
+from app.api.v1.examples import EXAMPLE_RECORDS
 from app.api.v1.records import COLLECTIONS, Context, build, href, table
 from app.migrate import head_revision
 from app.models import ENTITIES
@@ -177,8 +178,10 @@ def _list_endpoint(collection: Collection) -> Callable[..., Response]:
         scope = pagination.fingerprint(collection.path, applied)
         cursor = params.get("cursor")
         if cursor is not None:
-            after = pagination.decode(settings.cursor_secret, scope, cursor)
-            query = query.where(t.c.id > str(after))
+            after = pagination.position(
+                pagination.decode(settings.cursor_secret, scope, cursor), str
+            )
+            query = query.where(t.c.id > after)
         limit: int = params["limit"]
         rows = conn.execute(query.order_by(t.c.id).limit(limit + 1)).mappings().all()
         next_cursor = (
@@ -307,22 +310,8 @@ def _record_endpoint(collection: Collection) -> Callable[..., Response]:
     return endpoint
 
 
-EXAMPLE_IDS = {
-    "country": "dk",
-    "action_plan": "dk-action-plan-2016",
-    "legal_basis": "dk-administration-justice-act-s115",
-    "city": "viborg",
-    "organisation": "pet",
-    "cooperation": "ssp",
-    "practice": "cocora",
-    "theme": "support-hotline",
-    "contact_point": "pet-email",
-    "source": "who-does-what-in-denmark",
-}
-
-
 def _example_id(collection: Collection) -> str:
-    return EXAMPLE_IDS[collection.entity]
+    return EXAMPLE_RECORDS[collection.entity]
 
 
 def build_router() -> APIRouter:
@@ -559,8 +548,10 @@ def search(
     scope = pagination.fingerprint("search", {"q": words, "type": types})
     after = None
     if cursor is not None:
-        rank, entity_type, entity_id = pagination.decode(settings.cursor_secret, scope, cursor)
-        after = (float(rank), str(entity_type), str(entity_id))
+        rank, entity_type, entity_id = pagination.position(
+            pagination.decode(settings.cursor_secret, scope, cursor), float | int, str, str
+        )
+        after = (float(rank), entity_type, entity_id)
     hits = search_index.search(conn, q, types=types, limit=limit + 1, after=after) if words else []
     next_cursor = None
     if len(hits) > limit:

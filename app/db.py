@@ -4,11 +4,10 @@ Writers (`scn load`, `scn db`, `scn mirror`) use `create_engine(url)`. The API u
 `create_engine(url, read_only=True, statement_timeout=...)`: it opens SQLite read-only, asks
 PostgreSQL for read-only transactions, gives up connecting after a few seconds, and bounds every
 statement's time (PostgreSQL's `statement_timeout`; SQLite's progress handler, which checks the
-deadline of the request running on that thread).
+deadline `set_deadline` gave the connection).
 """
 
 import contextlib
-import contextvars
 import time
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 3
-SQLITE_PROGRESS_STEPS = 10_000  # virtual machine instructions between deadline checks
+SQLITE_PROGRESS_STEPS = 1_000  # virtual machine instructions between deadline checks
 
-deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
-"""Monotonic time after which the current request's SQLite statements are interrupted."""
+DEADLINE = "deadline"  # key in a SQLite connection's `info`: when its statements are stopped
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -79,7 +77,14 @@ def _sqlite_engine(url: sa.URL, read_only: bool, **kwargs: Any) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
-        dbapi_connection.set_progress_handler(_past_deadline, SQLITE_PROGRESS_STEPS)
+        # The deadline lives with the connection (its pool record), so it follows the
+        # connection from thread to thread, whichever thread runs the statement.
+        holder: list[float | None] = [None]
+        _record.info[DEADLINE] = holder
+        dbapi_connection.set_progress_handler(
+            lambda: 1 if holder[0] is not None and time.monotonic() > holder[0] else 0,
+            SQLITE_PROGRESS_STEPS,
+        )
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
@@ -89,9 +94,12 @@ def _sqlite_engine(url: sa.URL, read_only: bool, **kwargs: Any) -> sa.Engine:
     return engine
 
 
-def _past_deadline() -> int:
-    limit = deadline.get()
-    return 1 if limit is not None and time.monotonic() > limit else 0
+def set_deadline(connection: sa.Connection, seconds: float | None) -> None:
+    """Stop this connection's SQLite statements once `seconds` from now have passed (None: no
+    limit). PostgreSQL connections are bounded by `statement_timeout` instead."""
+    holder = connection.info.get(DEADLINE)
+    if holder is not None:
+        holder[0] = None if seconds is None else time.monotonic() + seconds
 
 
 def is_timeout(error: BaseException) -> bool:

@@ -8,7 +8,6 @@
   app/api/v1/records.py).
 """
 
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -19,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from app.api.v1.records import Context, build, href, table
-from app.db import deadline
+from app.db import set_deadline
 from app.loader import PLAIN_FIELDS, EntityRows
 from app.migrate import head_revision
 from app.models import ENTITIES
@@ -170,7 +169,7 @@ def export_lines(
                 query = query.where(t.c.is_personal.is_(False))
             if batch_timeout is not None:
                 # Each batch gets its own deadline: an export is long, its statements are not.
-                deadline.set(time.monotonic() + batch_timeout)
+                set_deadline(connection, batch_timeout)
             rows = connection.execute(query).mappings().all()
             if not rows:
                 break

@@ -360,3 +360,37 @@ def test_soak_mixed_traffic_while_loads_cycle(loaded_database_url: str, tmp_path
     assert not failures, failures[:5]
     assert counted["requests"] >= 2000
     assert rss_after - rss_before < 30_000, f"RSS grew from {rss_before} kB to {rss_after} kB"
+
+
+# --- bounded work ---------------------------------------------------------------------------
+
+
+def test_database_work_past_the_request_timeout_is_stopped_with_a_503(
+    loaded_database_url: str,
+) -> None:
+    """SQLite: a tiny REQUEST_TIMEOUT stops any real query. PostgreSQL: a query that waits on a
+    lock another session holds is stopped by statement_timeout."""
+    if loaded_database_url.startswith("sqlite"):
+        with live_server(loaded_database_url, request_timeout=1e-6) as base, client(base) as http:
+            response = http.get("/v1/organisations?limit=500")
+        assert response.status_code == 503
+        assert "was stopped" in response.json()["detail"]
+        assert response.headers["retry-after"]
+        return
+    blocker = create_engine(loaded_database_url)
+    try:
+        with blocker.connect() as connection, connection.begin():
+            connection.exec_driver_sql("LOCK TABLE organisation IN ACCESS EXCLUSIVE MODE")
+            with (
+                live_server(loaded_database_url, request_timeout=0.5) as base,
+                client(base) as http,
+            ):
+                started = time.monotonic()
+                response = http.get("/v1/organisations")
+                waited = time.monotonic() - started
+                assert http.get("/v1/cities").status_code == 200, "other tables still answer"
+        assert response.status_code == 503
+        assert "more than 0.5 s" in response.json()["detail"]
+        assert waited < 5, "the statement was stopped, not left hanging"
+    finally:
+        blocker.dispose()

@@ -1,7 +1,6 @@
 """The /v1 endpoints: a list and a record for every collection, search and meta."""
 
 import inspect
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -62,14 +61,15 @@ def connection(request: Request) -> Iterator[sa.Connection]:
     Its database work is bounded: PostgreSQL stops a statement after `statement_timeout`, and
     SQLite's progress handler stops one once this request's deadline has passed."""
     engine: sa.Engine = request.app.state.engine
-    db.deadline.set(time.monotonic() + request.app.state.settings.request_timeout)
     conn = engine.connect()
+    db.set_deadline(conn, request.app.state.settings.request_timeout)
     if engine.dialect.name == "postgresql":
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     try:
         with conn.begin():
             yield conn
     finally:
+        db.set_deadline(conn, None)
         conn.close()
 
 

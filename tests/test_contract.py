@@ -105,6 +105,8 @@ def test_schemathesis_finds_nothing(loaded_database_url: str) -> None:
         result = subprocess.run(
             [
                 SCHEMATHESIS,
+                "--config-file",
+                str(PROJECT_ROOT / "tests" / "schemathesis.toml"),
                 "run",
                 f"{base}/v1/openapi.json",
                 "--checks",

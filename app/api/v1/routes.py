@@ -221,8 +221,13 @@ def _list_endpoint(collection: Collection) -> Callable[..., Response]:
                     annotation,
                     Query(
                         description=f.description
-                        + ("" if f.name in SINGLE_VALUED else "; repeat it to allow several"),
+                        + (
+                            ""
+                            if f.name in SINGLE_VALUED
+                            else f"; repeat it to allow several (at most {MAX_VALUES})"
+                        ),
                         examples=[f.example],
+                        max_length=None if f.name in SINGLE_VALUED else MAX_VALUES,
                     ),
                 ],
             )
@@ -527,7 +532,9 @@ def search(
     type: Annotated[
         list[EntityType] | None,
         Query(
-            description="Only these entity types; repeat it to allow several", examples=["practice"]
+            description="Only these entity types; repeat it to allow several",
+            examples=["practice"],
+            max_length=MAX_VALUES,
         ),
     ] = None,
     limit: Annotated[

@@ -162,3 +162,22 @@ def loaded_database_url(database_url: str) -> str:
     load(engine, SEEDS)
     engine.dispose()
     return database_url
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def loaded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with seeds/ loaded, shared by one test module (for read-only HTTP tests)."""
+    from app.loader import load
+
+    if request.param == "sqlite":
+        template = request.getfixturevalue("migrated_sqlite_file")
+        path = tmp_path_factory.mktemp("loaded") / "loaded.sqlite3"
+        shutil.copy(template, path)
+        url = f"sqlite:///{path}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create(migrated=True)
+    engine = create_engine(url)
+    load(engine, SEEDS)
+    engine.dispose()
+    return url

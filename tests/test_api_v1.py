@@ -12,27 +12,11 @@ from app import migrate
 from app.api.v1.collections import COLLECTION_LIST
 from app.db import create_engine
 from app.loader import load
-from tests.conftest import ENGINES, SEEDS, PostgresServer
+from tests.conftest import SEEDS
 from tests.helpers import edit_record
 from tests.live import client, live_server
 
 COLLECTION_PATHS = [c.path for c in COLLECTION_LIST]
-
-
-@pytest.fixture(scope="module", params=ENGINES)
-def loaded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        template = request.getfixturevalue("migrated_sqlite_file")
-        path = tmp_path_factory.mktemp("api") / "api.sqlite3"
-        shutil.copy(template, path)
-        url = f"sqlite:///{path}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create(migrated=True)
-    engine = create_engine(url)
-    load(engine, SEEDS)
-    engine.dispose()
-    return url
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ import hmac
 import json
 import os
 import re
-import shutil
 import socket
 import string
 from collections.abc import Iterator, Sequence
@@ -38,11 +37,8 @@ from hypothesis import strategies as st
 from app.api.main import DOCS_ASSETS, MAX_URL_LENGTH
 from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS
 from app.api.v1.routes import CHANGES_MAX_LIMIT, MAX_VALUES, SINGLE_VALUED
-from app.db import create_engine
-from app.loader import load
 from app.search import MAX_QUERY_LENGTH
 from app.settings import PROJECT_ROOT, Settings
-from tests.conftest import ENGINES, SEEDS, PostgresServer
 from tests.live import live_server
 
 PROBLEM_JSON = "application/problem+json"
@@ -73,22 +69,6 @@ REQUIRED = {"/v1/search": "q=ssp"}  # what an endpoint needs to get as far as it
 
 
 # --- the server ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=ENGINES)
-def loaded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        template = request.getfixturevalue("migrated_sqlite_file")
-        path = tmp_path_factory.mktemp("hostile") / "api.sqlite3"
-        shutil.copy(template, path)
-        url = f"sqlite:///{path}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create(migrated=True)
-    engine = create_engine(url)
-    load(engine, SEEDS)
-    engine.dispose()
-    return url
 
 
 @pytest.fixture(scope="module")

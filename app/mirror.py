@@ -122,12 +122,7 @@ class Mirror:
         return int(row["last_seq"])
 
     def _snapshot(self, engine: sa.Engine) -> RunResult:
-        for attempt in self._attempts():
-            try:
-                return self._snapshot_once(engine)
-            except (httpx.TransportError, _Retryable) as exc:
-                self._wait(attempt, exc)
-        raise AssertionError("unreachable")
+        return self._retrying(lambda: self._snapshot_once(engine))
 
     def _snapshot_once(self, engine: sa.Engine) -> RunResult:
         from app.loader import write_transaction
@@ -169,29 +164,36 @@ class Mirror:
         return RunResult("snapshot", count, last_seq)
 
     def _catch_up(self, engine: sa.Engine, since: int) -> RunResult:
+        return self._retrying(lambda: self._catch_up_once(engine, since))
+
+    def _catch_up_once(self, engine: sa.Engine, since: int) -> RunResult:
         from app.loader import write_transaction
 
+        with write_transaction(engine) as connection:
+            load_id = _new_load(connection, None)
+            applied, cursor = self._apply_pages(connection, since, load_id)
+            meta = self._get("/v1/meta")
+            _set_state(
+                connection,
+                self.source,
+                dataset_version=meta["dataset_version"],
+                last_seq=cursor,
+                history_start=None,
+                load_id=load_id,
+                snapshot=False,
+            )
+        if applied:
+            self.say(f"applied {applied} changes; at change {cursor}")
+        return RunResult("changes", applied, cursor)
+
+    def _retrying(self, run: Callable[[], RunResult]) -> RunResult:
+        """Run `run` (one whole transaction) again after network errors and 429/5xx answers."""
         for attempt in self._attempts():
             try:
-                with write_transaction(engine) as connection:
-                    load_id = _new_load(connection, None)
-                    applied, cursor = self._apply_pages(connection, since, load_id)
-                    meta = self._get("/v1/meta")
-                    _set_state(
-                        connection,
-                        self.source,
-                        dataset_version=meta["dataset_version"],
-                        last_seq=cursor,
-                        history_start=None,
-                        load_id=load_id,
-                        snapshot=False,
-                    )
-                if applied:
-                    self.say(f"applied {applied} changes; at change {cursor}")
-                return RunResult("changes", applied, cursor)
+                return run()
             except (httpx.TransportError, _Retryable) as exc:
                 self._wait(attempt, exc)
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable: the last attempt raises")
 
     def _apply_pages(self, connection: sa.Connection, since: int, load_id: int) -> tuple[int, int]:
         cursor, applied = since, 0

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from app.api.v1.records import Context, build, href, table
+from app.api.v1.records import Context, build, href, published, table
 from app.db import set_deadline
 from app.loader import PLAIN_FIELDS, EntityRows
 from app.migrate import head_revision
@@ -125,9 +125,12 @@ def _current_records(
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for entity, ids in wanted.items():
         t = table(entity)
-        query = sa.select(t).where(t.c.id.in_(ids)).order_by(t.c.id)
-        if entity == "contact_point" and not personal_contacts:
-            query = query.where(t.c.is_personal.is_(False))
+        query = published(
+            sa.select(t).where(t.c.id.in_(ids)).order_by(t.c.id),
+            entity,
+            t,
+            personal_contacts=personal_contacts,
+        )
         for record in build(ctx, entity, connection.execute(query).mappings().all()):
             found[(entity, record["id"])] = record
     return found
@@ -164,9 +167,12 @@ def export_lines(
         t = table(entity)
         after = ""
         while True:
-            query = sa.select(t).where(t.c.id > after).order_by(t.c.id).limit(EXPORT_BATCH)
-            if entity == "contact_point" and not personal_contacts:
-                query = query.where(t.c.is_personal.is_(False))
+            query = published(
+                sa.select(t).where(t.c.id > after).order_by(t.c.id).limit(EXPORT_BATCH),
+                entity,
+                t,
+                personal_contacts=personal_contacts,
+            )
             if batch_timeout is not None:
                 # Each batch gets its own deadline: an export is long, its statements are not.
                 set_deadline(connection, batch_timeout)

@@ -134,6 +134,16 @@ def links(entity: str, record_id: str) -> dict[str, str]:
     return out
 
 
+def published(
+    query: sa.Select[Any], entity: str, t: sa.Table, *, personal_contacts: bool
+) -> sa.Select[Any]:
+    """`query` limited to what is published: contact points that identify a private person are
+    withheld unless the operator publishes them (PUBLISH_PERSONAL_CONTACTS)."""
+    if entity == "contact_point" and not personal_contacts:
+        return query.where(t.c.is_personal.is_(False))
+    return query
+
+
 class Context:
     """One request's database access: link rows fetched for a page of records at a time."""
 
@@ -160,9 +170,12 @@ class Context:
         id_list = sorted(set(ids))
         if not id_list:
             return {}
-        query = sa.select(t.c.id, t.c[NAME_COLUMN[entity]]).where(t.c.id.in_(id_list))
-        if entity == "contact_point" and not self.personal_contacts:
-            query = query.where(t.c.is_personal.is_(False))
+        query = published(
+            sa.select(t.c.id, t.c[NAME_COLUMN[entity]]).where(t.c.id.in_(id_list)),
+            entity,
+            t,
+            personal_contacts=self.personal_contacts,
+        )
         return {record_id: name for record_id, name in self.connection.execute(query)}
 
 

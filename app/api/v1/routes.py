@@ -18,7 +18,7 @@ from app.api.problems import ProblemError
 from app.api.v1 import schemas
 from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS, Collection
 from app.api.v1.examples import EXAMPLE_RECORDS
-from app.api.v1.records import COLLECTIONS, Context, build, href, table
+from app.api.v1.records import COLLECTIONS, Context, build, href, published, table
 from app.migrate import head_revision
 from app.models import ENTITIES
 from app.settings import PACKAGE_VERSION, Settings
@@ -173,8 +173,9 @@ def _list_endpoint(collection: Collection) -> Callable[..., Response]:
                 else sa.false()
             )
             applied["q"] = search_index.words(text)
-        if collection.entity == "contact_point" and not settings.publish_personal_contacts:
-            query = query.where(t.c.is_personal.is_(False))
+        query = published(
+            query, collection.entity, t, personal_contacts=settings.publish_personal_contacts
+        )
         scope = pagination.fingerprint(collection.path, applied)
         cursor = params.get("cursor")
         if cursor is not None:
@@ -297,9 +298,12 @@ def _record_endpoint(collection: Collection) -> Callable[..., Response]:
         check_parameters(request, set())
         settings: Settings = request.app.state.settings
         t = table(collection.entity)
-        query = sa.select(t).where(t.c.id == id)
-        if collection.entity == "contact_point" and not settings.publish_personal_contacts:
-            query = query.where(t.c.is_personal.is_(False))
+        query = published(
+            sa.select(t).where(t.c.id == id),
+            collection.entity,
+            t,
+            personal_contacts=settings.publish_personal_contacts,
+        )
         # No id holds a NUL character (and PostgreSQL refuses one in a query).
         rows = [] if "\x00" in id else conn.execute(query).mappings().all()
         if not rows:
@@ -603,9 +607,9 @@ def _counts(conn: sa.Connection, last_seq: int, personal: bool) -> dict[str, int
         counts = {}
         for entity in ENTITIES:
             t = table(entity)
-            query = sa.select(sa.func.count()).select_from(t)
-            if entity == "contact_point" and not personal:
-                query = query.where(t.c.is_personal.is_(False))
+            query = published(
+                sa.select(sa.func.count()).select_from(t), entity, t, personal_contacts=personal
+            )
             counts[COLLECTIONS[entity]] = int(conn.execute(query).scalar_one())
         _COUNTS.clear()
         _COUNTS[key] = counts

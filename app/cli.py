@@ -1,5 +1,6 @@
 """The `scn` command line: serve, db, load, export, mirror, history, openapi."""
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 import typer
 
 from app import migrate
-from app.db import create_engine
+from app.db import create_engine, read_transaction
 from app.loader import LoadError, load
 from app.seed_reader import SeedError
 from app.settings import get_settings
@@ -194,20 +195,17 @@ def export_command(
     url = _database_url(database)
     engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            if engine.dialect.name == "postgresql":
-                connection = connection.execution_options(isolation_level="REPEATABLE READ")
-            with connection.begin():
-                lines = export_lines(
-                    connection, types, personal_contacts=settings.publish_personal_contacts
-                )
-                if output is None:
-                    for line in lines:
-                        sys.stdout.buffer.write(line)
-                    sys.stdout.flush()
-                else:
-                    with output.open("wb") as file:
-                        file.writelines(lines)
+        with contextlib.closing(read_transaction(engine)) as connection:
+            lines = export_lines(
+                connection, types, personal_contacts=settings.publish_personal_contacts
+            )
+            if output is None:
+                for line in lines:
+                    sys.stdout.buffer.write(line)
+                sys.stdout.flush()
+            else:
+                with output.open("wb") as file:
+                    file.writelines(lines)
     except sa.exc.OperationalError as exc:
         _fail(f"cannot read the database {_safe_url(url)}: {exc.orig}", 2)
     finally:

@@ -94,6 +94,18 @@ def _sqlite_engine(url: sa.URL, read_only: bool, **kwargs: Any) -> sa.Engine:
     return engine
 
 
+def read_transaction(engine: sa.Engine) -> sa.Connection:
+    """A connection inside one read transaction, so every query on it sees one snapshot
+    (PostgreSQL: REPEATABLE READ, read only; SQLite: one WAL read transaction). Close it to end."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+    connection.begin()
+    return connection
+
+
 def set_deadline(connection: sa.Connection, seconds: float | None) -> None:
     """Stop this connection's SQLite statements once `seconds` from now have passed (None: no
     limit). PostgreSQL connections are bounded by `statement_timeout` instead."""

@@ -46,6 +46,7 @@ class SinceInFuture(Exception):
 
 
 def state(connection: sa.Connection) -> dict[str, Any]:
+    """The data set state row; before any load: no version, change 0, no `loaded_at`."""
     t = table("dataset_state")
     row = connection.execute(sa.select(t)).mappings().first()
     if row is None:

@@ -60,14 +60,10 @@ def connection(request: Request) -> Iterator[sa.Connection]:
 
     Its database work is bounded: PostgreSQL stops a statement after `statement_timeout`, and
     SQLite's progress handler stops one once this request's deadline has passed."""
-    engine: sa.Engine = request.app.state.engine
-    conn = engine.connect()
+    conn = db.read_transaction(request.app.state.engine)
     db.set_deadline(conn, request.app.state.settings.request_timeout)
-    if engine.dialect.name == "postgresql":
-        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     try:
-        with conn.begin():
-            yield conn
+        yield conn
     finally:
         db.set_deadline(conn, None)
         conn.close()
@@ -126,14 +122,9 @@ def check_parameters(request: Request, allowed: set[str]) -> None:
             )
 
 
-def _state(conn: sa.Connection) -> sa.RowMapping | None:
-    t = table("dataset_state")
-    return conn.execute(sa.select(t)).mappings().first()
-
-
 def _last_modified(conn: sa.Connection) -> datetime | None:
-    state = _state(conn)
-    return state["loaded_at"] if state else None
+    loaded_at: datetime | None = sync.state(conn).get("loaded_at")
+    return loaded_at
 
 
 def _page_links(request: Request, next_cursor: str | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -482,7 +473,7 @@ def export(
     check_parameters(request, {"type"})
     settings: Settings = request.app.state.settings
     types: list[str] | None = [t for t in ENTITIES if t in set(type)] if type else None
-    conn = _open_read_transaction(request.app.state.engine)
+    conn = db.read_transaction(request.app.state.engine)
     try:
         header = sync.export_header(conn, types)
         last_modified = _last_modified(conn)
@@ -511,14 +502,6 @@ def export(
         last_modified=last_modified,
         max_age=settings.cache_max_age,
     )
-
-
-def _open_read_transaction(engine: sa.Engine) -> sa.Connection:
-    conn = engine.connect()
-    if engine.dialect.name == "postgresql":
-        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    conn.begin()
-    return conn
 
 
 def search(
@@ -619,8 +602,8 @@ def _counts(conn: sa.Connection, last_seq: int, personal: bool) -> dict[str, int
 def meta(request: Request, conn: Annotated[sa.Connection, Depends(connection)]) -> Response:
     check_parameters(request, set())
     settings: Settings = request.app.state.settings
-    state = _state(conn)
-    if state is None:
+    state = sync.state(conn)
+    if state["dataset_version"] is None:
         raise ProblemError(503, "No data set is loaded yet.", headers={"Retry-After": "30"})
     contact = {"email": settings.contact_email, "url": settings.contact_url}
     return cacheable(

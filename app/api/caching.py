@@ -53,6 +53,24 @@ def _not_modified_since(header: str, last_modified: datetime) -> bool:
     return last_modified.replace(microsecond=0) <= since
 
 
+def _validators(
+    identity_etag: str, use_gzip: bool, max_age: int, last_modified: datetime | None
+) -> tuple[dict[str, str], set[str]]:
+    """The caching headers of a response, and the ETags a client may hold for its URL.
+
+    Each content coding is its own representation, so it gets its own strong ETag; a client
+    holding either variant's ETag is answered 304 with the variant it would now receive."""
+    gzipped_etag = identity_etag[:-1] + '-gzip"'
+    headers = {
+        "ETag": gzipped_etag if use_gzip else identity_etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        "Vary": "Accept, Accept-Encoding",
+    }
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+    return headers, {identity_etag, gzipped_etag}
+
+
 def cacheable(
     request: Request,
     payload: Any,
@@ -64,23 +82,12 @@ def cacheable(
 ) -> Response:
     """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it."""
     body = render(payload)
-    identity_etag = etag_of(body)
-    # Each content coding is its own representation, so it gets its own strong ETag; a client
-    # holding either variant's ETag is answered 304 with the variant it would now receive.
-    gzipped_etag = identity_etag[:-1] + '-gzip"'
     use_gzip = len(body) >= GZIP_MINIMUM and _accepts_gzip(request)
-    etag = gzipped_etag if use_gzip else identity_etag
-    common = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={max_age}",
-        "Vary": "Accept, Accept-Encoding",
-        **(headers or {}),
-    }
-    if last_modified is not None:
-        common["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+    common, etags = _validators(etag_of(body), use_gzip, max_age, last_modified)
+    common.update(headers or {})
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
-        if _etag_matches(if_none_match, {identity_etag, gzipped_etag}):
+        if _etag_matches(if_none_match, etags):
             return Response(status_code=304, headers=common)
     elif last_modified is not None:
         since = request.headers.get("if-modified-since")
@@ -107,17 +114,9 @@ def streamed_ndjson(
     everything the body is a function of (data set state, options, code version).
     """
     use_gzip = _accepts_gzip(request)
-    identity_etag = f'"{identity}"'
-    gzipped_etag = f'"{identity}-gzip"'
-    headers = {
-        "ETag": gzipped_etag if use_gzip else identity_etag,
-        "Cache-Control": f"public, max-age={max_age}",
-        "Vary": "Accept, Accept-Encoding",
-    }
-    if last_modified is not None:
-        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+    headers, etags = _validators(f'"{identity}"', use_gzip, max_age, last_modified)
     if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and _etag_matches(if_none_match, {identity_etag, gzipped_etag}):
+    if if_none_match is not None and _etag_matches(if_none_match, etags):
         connection.close()
         return Response(status_code=304, headers=headers)
 

@@ -70,7 +70,7 @@ class HttpPolicy:
             and b"access-control-request-method" in headers
         )
         docs_page = scope["path"] in ("/docs", "/redoc")
-        status = 500
+        status: int | None = None  # set when the response starts
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -88,14 +88,6 @@ class HttpPolicy:
             elif message["type"] == "http.response.body" and method == "HEAD":
                 message = {**message, "body": b""}
             await send(message)
-
-        started_response = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started_response
-            if message["type"] == "http.response.start":
-                started_response = True
-            await send_with_headers(message)
 
         try:
             target_length = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
@@ -119,7 +111,7 @@ class HttpPolicy:
                 await response(scope, receive, send_with_headers)
             else:
                 inner = {**scope, "method": "GET"} if method == "HEAD" else scope
-                await self.app(inner, receive, send_tracked)
+                await self.app(inner, receive, send_with_headers)
         except Exception as exc:
             # Unexpected: logged with its traceback, answered with a bare 500 problem. Handled
             # here, inside this middleware, so even a 500 has the security headers and an id.
@@ -130,7 +122,7 @@ class HttpPolicy:
                 request_id,
                 exc_info=exc,
             )
-            if started_response:
+            if status is not None:
                 raise
             response = problems.problem_response(
                 None, 500, "The server failed to answer; the error is logged."
@@ -142,7 +134,7 @@ class HttpPolicy:
                     "request_id": request_id,
                     "method": method,
                     "path": scope["path"][:MAX_URL_LENGTH],
-                    "status": status,
+                    "status": status or 500,
                     "duration_ms": round((time.monotonic() - started) * 1000, 1),
                 }
             )

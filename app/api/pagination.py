@@ -33,20 +33,24 @@ def encode(secret: str, query: str, after: Any) -> str:
     return f"{data.decode()}.{_sign(secret, data)}"
 
 
+def _not_issued() -> ProblemError:
+    return ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
+
+
 def decode(secret: str, query: str, cursor: str) -> Any:
     """The position after which the next page starts; 400 for any cursor we did not issue."""
     match = CURSOR.fullmatch(cursor) if len(cursor) <= MAX_CURSOR_LENGTH else None
     if match is None or not hmac.compare_digest(
         _sign(secret, match["data"].encode()), match["signature"]
     ):
-        raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
+        raise _not_issued()
     data = match["data"]
     try:
         payload = orjson.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise ProblemError(400, "The cursor is not one this API issued.") from None
+        raise _not_issued() from None
     if not isinstance(payload, dict) or "a" not in payload:
-        raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
+        raise _not_issued()
     if payload.get("q") != query:
         raise ProblemError(
             400,
@@ -67,5 +71,5 @@ def position(value: Any, *types: Any) -> Any:
             isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True)
         )
     ):
-        raise ProblemError(400, "The cursor is not one this API issued.", parameter="cursor")
+        raise _not_issued()
     return value

@@ -21,11 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlmodel import SQLModel
 
 from app import models, search
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
+from app.models import table as _table
 from app.seed_reader import SeedSet, read_seeds
 from app.seed_schema import (
     ActionPlanSeed,
@@ -399,8 +399,11 @@ def _digest(items: Iterable[tuple[str, str, str]]) -> str:
 # --- applying -------------------------------------------------------------------------------
 
 
-def _table(name: str) -> sa.Table:
-    return SQLModel.metadata.tables[name]
+def _still_running(timeout: float) -> LoadError:
+    return LoadError(
+        f"another load is still running after {timeout:g} s; nothing was written "
+        "(retry later, or raise LOAD_LOCK_TIMEOUT)"
+    )
 
 
 def _acquire_lock(connection: sa.Connection, timeout: float, on_wait: Callable[[], None]) -> None:
@@ -412,10 +415,7 @@ def _acquire_lock(connection: sa.Connection, timeout: float, on_wait: Callable[[
         sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
     ).scalar_one():
         if time.monotonic() >= deadline:
-            raise LoadError(
-                f"another load is still running after {timeout:g} s; nothing was written "
-                "(retry later, or raise LOAD_LOCK_TIMEOUT)"
-            )
+            raise _still_running(timeout)
         if not waited:
             on_wait()
             waited = True
@@ -441,10 +441,7 @@ def _begin(
             if "locked" not in str(exc.orig):
                 raise
             if time.monotonic() >= deadline:
-                raise LoadError(
-                    f"another load is still running after {timeout:g} s; nothing was written "
-                    "(retry later, or raise LOAD_LOCK_TIMEOUT)"
-                ) from None
+                raise _still_running(timeout) from None
             if not waited:
                 on_wait()
                 waited = True

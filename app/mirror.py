@@ -19,12 +19,12 @@ from typing import Any, TextIO
 import httpx
 import orjson
 import sqlalchemy as sa
-from sqlmodel import SQLModel
 
 from app import migrate, search
 from app.db import create_engine
 from app.loader import OWNED_LINKS, remove_record, stored_digest, write_record
 from app.models import ENTITIES
+from app.models import table as _table
 from app.sync import record_rows
 
 USER_AGENT = "scn-mirror/1"
@@ -50,10 +50,6 @@ class Retry:
     attempts: int = 8
     first_delay: float = 0.5
     max_delay: float = 30.0
-
-
-def _table(name: str) -> sa.Table:
-    return SQLModel.metadata.tables[name]
 
 
 def _parse_time(text: str) -> datetime:

@@ -538,6 +538,11 @@ class MirrorState(SQLModel, table=True):
     __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
 
 
+def table(name: str) -> sa.Table:
+    """A table of the schema by its name ("city", "practice_theme", ...)."""
+    return SQLModel.metadata.tables[name]
+
+
 ENTITIES: dict[str, type[Record]] = {
     "source": Source,
     "theme": Theme,

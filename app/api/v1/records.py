@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
+
+from app.models import table
 
 Row = sa.RowMapping
 Dict = dict[str, Any]
@@ -89,10 +90,6 @@ REVERSE_LINKS: dict[str, dict[str, tuple[str, str]]] = {
 }
 """Per entity: link name -> (entity listed, filter naming this record). Each becomes
 `links.<name>` = the filtered collection of the records on the other side of a relationship."""
-
-
-def table(name: str) -> sa.Table:
-    return SQLModel.metadata.tables[name]
 
 
 def href(entity: str, record_id: str) -> str:

@@ -1,5 +1,7 @@
 """`scn db ...`: Alembic driven from code, so it works from any directory."""
 
+from functools import lru_cache
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -24,8 +26,10 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
-    """The revision this code expects the database to be at."""
+    """The revision this code expects the database to be at (read from migrations/ once: /v1/meta
+    and every export ask for it)."""
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None, "migrations/versions holds no revision"
     return head

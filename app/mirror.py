@@ -306,7 +306,7 @@ def _clear(connection: sa.Connection) -> None:
     connection.execute(sa.delete(_table("citation")))
     for entity in reversed(list(ENTITIES)):
         connection.execute(sa.delete(_table(entity)))
-    connection.execute(sa.text(f"DELETE FROM {search.SEARCH_TABLE}"))
+    search.clear(connection)
     connection.execute(sa.delete(_table("change")))
 
 

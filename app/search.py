@@ -99,9 +99,13 @@ def is_empty(connection: sa.Connection) -> bool:
     return connection.execute(sa.text(f"SELECT 1 FROM {SEARCH_TABLE} LIMIT 1")).first() is None
 
 
+def clear(connection: sa.Connection) -> None:
+    connection.execute(sa.text(f"DELETE FROM {SEARCH_TABLE}"))
+
+
 def rebuild(connection: sa.Connection, tables: Iterable[tuple[str, sa.Table]]) -> None:
     """Index every record again (after a migration created an empty index)."""
-    connection.execute(sa.text(f"DELETE FROM {SEARCH_TABLE}"))
+    clear(connection)
     for entity, table in tables:
         for row in connection.execute(sa.select(table)).mappings():
             put(connection, entity, row["id"], dict(row))

@@ -1,10 +1,15 @@
-"""A real uvicorn server in a background thread, for tests that speak HTTP to the API."""
+"""Real servers for tests that speak HTTP to the API: uvicorn in a background thread
+(`live_server`), or `scn serve` as a process of its own (`serve_process`)."""
 
+import os
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +17,7 @@ import uvicorn
 
 from app.api.main import create_app
 from app.settings import Settings
+from tests.test_cli import SCN
 
 
 def free_port() -> int:
@@ -45,3 +51,41 @@ def live_server(database_url: str, **settings: Any) -> Iterator[str]:
 
 def client(base: str) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=30)
+
+
+@contextmanager
+def serve_process(database_url: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`scn serve` as a real process; yields its base URL and the process. Its logs (stderr) go
+    to a file, read by `logs_of(process)`: a pipe nobody reads would fill and stall the server."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in the finally below)
+        prefix="scn-serve-", suffix=".log", delete=False
+    )
+    process = subprocess.Popen(
+        [SCN, "serve", "--port", str(port)],
+        env={**os.environ, "DATABASE_URL": database_url, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    process.log_path = log.name  # type: ignore[attr-defined]
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"scn serve did not start: {logs_of(process)}") from None
+                time.sleep(0.1)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
+        log.close()
+
+
+def logs_of(process: subprocess.Popen[bytes]) -> str:
+    return Path(process.log_path).read_text(encoding="utf-8")  # type: ignore[attr-defined]

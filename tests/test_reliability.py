@@ -6,12 +6,9 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,47 +19,8 @@ from app.db import create_engine
 from app.loader import CRASH_AFTER_ENV, load
 from tests.conftest import SEEDS, PostgresServer
 from tests.helpers import database_snapshot, edit_record, read_seed_file, write_seed_file
-from tests.live import client, free_port, live_server
+from tests.live import client, live_server, logs_of, serve_process
 from tests.test_cli import SCN, scn
-
-
-@contextmanager
-def serve_process(database_url: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`scn serve` as a real process; yields its base URL and the process. Its logs (stderr) go
-    to a file, read by `logs_of(process)`: a pipe nobody reads would fill and stall the server."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in the finally below)
-        prefix="scn-serve-", suffix=".log", delete=False
-    )
-    process = subprocess.Popen(
-        [SCN, "serve", "--port", str(port)],
-        env={**os.environ, "DATABASE_URL": database_url, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    process.log_path = log.name  # type: ignore[attr-defined]
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"scn serve did not start: {logs_of(process)}") from None
-                time.sleep(0.1)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=60)
-        log.close()
-
-
-def logs_of(process: subprocess.Popen[bytes]) -> str:
-    return Path(process.log_path).read_text(encoding="utf-8")  # type: ignore[attr-defined]
-
 
 # --- limits ---------------------------------------------------------------------------------
 

@@ -1,49 +1,20 @@
 """`scn serve` as a real uvicorn process: the probes a load balancer uses."""
 
-import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-import pytest
 
 from app import migrate
 from tests.conftest import MINI_SEEDS
-from tests.test_cli import SCN, scn
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.live import serve_process
+from tests.test_cli import scn
 
 
 @contextmanager
 def serving(database_url: str) -> Iterator[str]:
-    port = _free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, HOST="127.0.0.1", PORT=str(port))
-    process = subprocess.Popen(
-        [SCN, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read() if process.stdout else ""
-                    pytest.fail(f"scn serve did not start:\n{output}")
-                time.sleep(0.1)
+    with serve_process(database_url) as (base, _):
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_healthz_and_readyz_with_data_loaded(database_url: str) -> None:

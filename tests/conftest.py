@@ -138,7 +138,7 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def seeds_copy(tmp_path: Path) -> Path:
+def seeds(tmp_path: Path) -> Path:
     """A copy of seeds/ that a test may edit."""
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)

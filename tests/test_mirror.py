@@ -25,7 +25,7 @@ from app.loader import CRASH_AFTER_ENV, load, prune_history
 from app.mirror import Mirror, MirrorError, Retry
 from app.settings import Settings
 from app.sync import export_lines
-from tests.conftest import ENGINES, SEEDS, PostgresServer
+from tests.conftest import ENGINES, PostgresServer
 from tests.helpers import edit_record
 from tests.live import free_port, live_server
 from tests.seed_edits import random_edit
@@ -46,13 +46,6 @@ def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.create(migrated=False)
-
-
-@pytest.fixture
-def seeds(tmp_path: Path) -> Path:
-    target = tmp_path / "seeds"
-    shutil.copytree(SEEDS, target)
-    return target
 
 
 def local_export(url: str) -> list[bytes]:

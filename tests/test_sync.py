@@ -1,6 +1,5 @@
 """The sync protocol on a live server: change feed, tombstones, history, export consistency."""
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,8 @@ import sqlalchemy as sa
 
 from app.db import create_engine
 from app.loader import load, prune_history
-from tests.conftest import SEEDS
 from tests.helpers import edit_record, remove_record
 from tests.live import client, live_server
-
-
-@pytest.fixture
-def seeds(tmp_path: Path) -> Path:
-    target = tmp_path / "seeds"
-    shutil.copytree(SEEDS, target)
-    return target
 
 
 @pytest.fixture

@@ -7,7 +7,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCN    := $(BIN)/scn
 
-.PHONY: run test install db load lint format typecheck pytest pytest-fast clean
+# Debian packages the tests drive (headless Chromium for the docs page, Graphviz for the model's
+# picture). Installed when missing, so a fresh machine needs nothing by hand (apt needs root).
+TEST_PACKAGES := chromium graphviz
+
+.PHONY: run test install db load lint format typecheck pytest pytest-fast clean system-packages
 
 run: load ## Set everything up on the default SQLite database and serve the API
 	$(SCN) serve
@@ -40,11 +44,19 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install system-packages
 	$(BIN)/pytest
 
 pytest-fast: install ## The suite without tests marked slow
 	$(BIN)/pytest -m "not slow"
+
+system-packages:
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -159,13 +159,18 @@ def openapi_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write; default: stdout")
     ] = None,
+    api: Annotated[
+        str, typer.Option("--api", help="The API version: v1 or v2 (openapi/<api>.json)")
+    ] = "v1",
 ) -> None:
-    """Write the v1 contract (the file committed as openapi/v1.json)."""
+    """Write an API version's contract (the file committed as openapi/<api>.json)."""
     import json
 
-    from app.api.openapi import v1_openapi
+    from app.api.openapi import CONTRACTS
 
-    text = json.dumps(v1_openapi(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    if api not in CONTRACTS:
+        _fail(f"unknown API version {api!r}; one of: {', '.join(CONTRACTS)}")
+    text = json.dumps(CONTRACTS[api](), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -182,11 +187,17 @@ def export_command(
         typer.Option("--type", "-t", help="Only this entity type (repeat for several)"),
     ] = None,
     database: DatabaseOption = None,
+    api: Annotated[
+        str, typer.Option("--api", help="As which API version shows them: v2 (default) or v1")
+    ] = "v2",
 ) -> None:
-    """Write every current record as NDJSON (the same lines as /v1/export), from one snapshot."""
+    """Write every current record as NDJSON (the same lines as /v2/export, or /v1/export with
+    --api v1), from one snapshot."""
     from app.api.v1.records import COLLECTIONS
     from app.sync import export_lines
 
+    if api not in ("v1", "v2"):
+        _fail(f"unknown API version {api!r}; one of: v1, v2")
     unknown = sorted(set(entity_type or []) - set(COLLECTIONS))
     if unknown:
         _fail(f"unknown type {', '.join(unknown)}; one of: {', '.join(COLLECTIONS)}")
@@ -197,7 +208,10 @@ def export_command(
     try:
         with contextlib.closing(read_transaction(engine)) as connection:
             lines = export_lines(
-                connection, types, personal_contacts=settings.publish_personal_contacts
+                connection,
+                types,
+                personal_contacts=settings.publish_personal_contacts,
+                api=f"/{api}",
             )
             if output is None:
                 for line in lines:

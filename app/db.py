@@ -8,6 +8,7 @@ deadline `set_deadline` gave the connection).
 """
 
 import contextlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,15 @@ def create_engine(
 ) -> sa.Engine:
     """An engine with the settings this project relies on, on either database."""
     url = make_url(url)
+    # Texts are stored as JSON language maps: keep them readable UTF-8, as the seeds are.
+    kwargs.setdefault("json_serializer", _json_dumps)
     if url.get_backend_name() != "sqlite":
         return _postgresql_engine(url, read_only, statement_timeout, **kwargs)
     return _sqlite_engine(url, read_only, **kwargs)
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _postgresql_engine(

@@ -99,7 +99,7 @@ def _partial(prefix: str, text: str | None) -> Row:
 
 PLAIN_FIELDS: dict[str, tuple[str, ...]] = {
     "source": ("title", "publisher", "kind", "language", "url", "document", "description"),
-    "theme": ("label", "label_language", "scheme", "description"),
+    "theme": ("label", "scheme", "description"),
     "country": (
         "iso_code",
         "name",
@@ -132,6 +132,8 @@ PLAIN_FIELDS: dict[str, tuple[str, ...]] = {
         "description",
         "website",
         "legal_form",
+        "mission",
+        "mission_keywords",
     ),
     "cooperation": (
         "name",

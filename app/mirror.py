@@ -1,7 +1,7 @@
 """`scn mirror`: keep a local database identical to a publisher's API.
 
-The first run migrates the target database and takes a snapshot (/v1/export); later runs apply
-the change feed (/v1/changes) from the cursor stored in the target database. Each run is one
+The first run migrates the target database and takes a snapshot (/v2/export); later runs apply
+the change feed (/v2/changes) from the cursor stored in the target database. Each run is one
 transaction that writes the data and the cursor together, so a crash leaves the previous state
 and the next run resumes from the same cursor: nothing lost, nothing applied twice. A 410 (the
 publisher no longer keeps the changes after our cursor) means a new snapshot. Network errors and
@@ -124,7 +124,7 @@ class Mirror:
         from app.loader import write_transaction
 
         with (
-            self.http.stream("GET", "/v1/export", headers={"Accept": "*/*"}) as response,
+            self.http.stream("GET", "/v2/export", headers={"Accept": "*/*"}) as response,
             write_transaction(engine) as connection,
         ):
             self._check(response)
@@ -168,7 +168,7 @@ class Mirror:
         with write_transaction(engine) as connection:
             load_id = _new_load(connection, None)
             applied, cursor = self._apply_pages(connection, since, load_id)
-            meta = self._get("/v1/meta")
+            meta = self._get("/v2/meta")
             _set_state(
                 connection,
                 self.source,
@@ -194,7 +194,7 @@ class Mirror:
     def _apply_pages(self, connection: sa.Connection, since: int, load_id: int) -> tuple[int, int]:
         cursor, applied = since, 0
         while True:
-            page = self._get("/v1/changes", params={"since": cursor, "limit": self.batch})
+            page = self._get("/v2/changes", params={"since": cursor, "limit": self.batch})
             for item in page["data"]:
                 self._apply_change(connection, item, load_id)
                 applied += 1

@@ -52,6 +52,13 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
 
 TIMESTAMP = UtcDateTime()
 
+Text = dict[str, str]
+"""A translatable text: language code -> text (app.i18n)."""
+TextList = dict[str, list[str]]
+"""A translatable list of texts: language code -> the list in that language (app.i18n)."""
+NULLABLE_JSON = sa.JSON(none_as_null=True)
+"""JSON whose Python None is SQL NULL (plain sa.JSON would store the JSON value null)."""
+
 
 def ref(target: str, *, nullable: bool = True, index: bool = True, **kw: Any) -> Any:
     """A deferred foreign key column to `target` ("table.column")."""
@@ -94,7 +101,7 @@ class Record(SQLModel):
 
 
 class Source(Record, table=True):
-    title: str
+    title: Text = Field(sa_type=sa.JSON)
     publisher: str | None = None
     kind: str = Field(max_length=32, index=True)
     language: str = Field(max_length=2, index=True)
@@ -102,7 +109,7 @@ class Source(Record, table=True):
     document: str = Field(description="File name of the text in shared/seed-documents/")
     last_modified: date | None = None
     last_modified_precision: str | None = Field(default=None, max_length=8)
-    description: str | None = None
+    description: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
 
     __table_args__ = (
         one_of("kind", vocab.SourceKind, nullable=False),
@@ -131,10 +138,12 @@ class Citation(SQLModel, table=True):
 
 class Country(Record, table=True):
     iso_code: str = Field(max_length=2, unique=True)
-    name: str
-    national_overview: str | None = None
-    strategy_lead: str | None = Field(
-        default=None, description="Who leads the national strategy, as the sources word it"
+    name: Text = Field(sa_type=sa.JSON)
+    national_overview: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    strategy_lead: Text | None = Field(
+        default=None,
+        sa_type=NULLABLE_JSON,
+        description="Who leads the national strategy, as the sources word it",
     )
     municipality_count: int | None = Field(default=None, ge=0)
     police_district_count: int | None = Field(default=None, ge=0)
@@ -159,10 +168,10 @@ class ActionPlan(Record, table=True):
 
     country_id: str = ref("country.id", nullable=False)
     year: int = Field(index=True)
-    title: str
+    title: Text = Field(sa_type=sa.JSON)
     status: str | None = Field(default=None, max_length=16, index=True)
-    summary: str | None = None
-    emphases: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    summary: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    emphases: TextList = Field(default_factory=dict, sa_type=sa.JSON)
 
     __table_args__ = (one_of("status", vocab.ActionPlanStatus),)
 
@@ -171,11 +180,11 @@ class LegalBasis(Record, table=True):
     __tablename__ = "legal_basis"
 
     country_id: str = ref("country.id", nullable=False)
-    citation: str = Field(description="The provision as the sources cite it")
-    act: str
+    citation: Text = Field(sa_type=sa.JSON, description="The provision as the sources cite it")
+    act: Text = Field(sa_type=sa.JSON)
     section: str | None = Field(default=None, max_length=16)
-    allows: str | None = None
-    forbids: str | None = None
+    allows: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    forbids: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
 
 
 # --- cities and themes -----------------------------------------------------------------------
@@ -183,20 +192,20 @@ class LegalBasis(Record, table=True):
 
 class City(Record, table=True):
     country_id: str = ref("country.id", nullable=False)
-    name: str = Field(index=True)
+    name: Text = Field(sa_type=sa.JSON)
     population: int | None = Field(default=None, ge=0)
     scn_member: bool | None = Field(default=None, index=True)
     scn_member_since: date | None = None
     scn_member_since_precision: str | None = Field(default=None, max_length=8)
-    background: str | None = None
-    local_overview: str | None = None
-    policy_basis: str | None = None
-    tenets: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    motto: str | None = None
+    background: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    local_overview: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    policy_basis: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    tenets: TextList = Field(default_factory=dict, sa_type=sa.JSON)
+    motto: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
     focus_age_min: int | None = Field(default=None, ge=0)
     focus_age_max: int | None = Field(default=None, ge=0)
     international_exchange_since: int | None = None
-    international_exchange_partners: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    international_exchange_partners: TextList = Field(default_factory=dict, sa_type=sa.JSON)
 
     __table_args__ = (
         one_of("scn_member_since_precision", vocab.DatePrecision),
@@ -222,10 +231,9 @@ class CityLeader(SQLModel, table=True):
 class Theme(Record, table=True):
     """A keyword of a theme list; its `id` is the keyword's code."""
 
-    label: str
-    label_language: str = Field(max_length=2)
+    label: Text = Field(sa_type=sa.JSON)
     scheme: str = Field(max_length=32, description="The keyword list the theme comes from")
-    description: str | None = None
+    description: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
 
 
 class CityTheme(SQLModel, table=True):
@@ -239,7 +247,7 @@ class CityTheme(SQLModel, table=True):
 
 
 class Organisation(Record, table=True):
-    name: str = Field(index=True)
+    name: Text = Field(sa_type=sa.JSON)
     acronym: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32, index=True)
     sector: str | None = Field(default=None, max_length=16, index=True)
@@ -247,13 +255,19 @@ class Organisation(Record, table=True):
     country_id: str | None = ref("country.id")
     city_id: str | None = ref("city.id")
     parent_id: str | None = ref("organisation.id")
-    description: str | None = None
+    description: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
     website: str | None = None
     established: date | None = None
     established_precision: str | None = Field(default=None, max_length=8)
-    legal_form: str | None = None
+    legal_form: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
     registration_number: str | None = Field(default=None, max_length=32)
     registration_country: str | None = Field(default=None, max_length=2)
+    mission: TextList = Field(
+        default_factory=dict, sa_type=sa.JSON, description="What the organisation says it does"
+    )
+    mission_keywords: TextList = Field(
+        default_factory=dict, sa_type=sa.JSON, description="The headings of its mission"
+    )
 
     __table_args__ = (
         one_of("kind", vocab.OrganisationKind, nullable=False),
@@ -282,7 +296,7 @@ class OrganisationRelation(SQLModel, table=True):
 
 
 class Cooperation(Record, table=True):
-    name: str = Field(index=True)
+    name: Text = Field(sa_type=sa.JSON)
     acronym: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32, index=True)
     scope: str = Field(max_length=16, index=True)
@@ -295,9 +309,9 @@ class Cooperation(Record, table=True):
     established: date | None = None
     established_precision: str | None = Field(default=None, max_length=8)
     established_by_law: bool | None = None
-    purpose: str | None = None
-    target_group: str | None = None
-    description: str | None = None
+    purpose: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    target_group: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    description: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
 
     __table_args__ = (
         one_of("kind", vocab.CooperationKind, nullable=False),
@@ -336,17 +350,17 @@ class CooperationMember(SQLModel, table=True):
 
 
 class Practice(Record, table=True):
-    name: str = Field(index=True)
+    name: Text = Field(sa_type=sa.JSON)
     acronym: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32, index=True)
     status: str | None = Field(default=None, max_length=16, index=True)
     country_id: str = ref("country.id", nullable=False)
     parent_id: str | None = ref("practice.id")
     predecessor_id: str | None = ref("practice.id")
-    summary: str | None = None
-    aims: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    target_groups: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    methods: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    summary: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
+    aims: TextList = Field(default_factory=dict, sa_type=sa.JSON)
+    target_groups: TextList = Field(default_factory=dict, sa_type=sa.JSON)
+    methods: TextList = Field(default_factory=dict, sa_type=sa.JSON)
     age_min: int | None = Field(default=None, ge=0)
     age_max: int | None = Field(default=None, ge=0)
     period_start: date | None = None
@@ -355,7 +369,7 @@ class Practice(Record, table=True):
     period_end_precision: str | None = Field(default=None, max_length=8)
     availability: str | None = Field(default=None, max_length=32)
     funding_kind: str | None = Field(default=None, max_length=32, index=True)
-    funding: str | None = None
+    funding: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
     cost_amount: Decimal | None = Field(default=None, max_digits=14, decimal_places=2)
     cost_currency: str | None = Field(default=None, max_length=3)
     cost_is_estimate: bool | None = None
@@ -441,7 +455,7 @@ class ContactPoint(Record, table=True):
 
     kind: str = Field(max_length=16, index=True)
     value: str
-    label: str | None = None
+    label: Text | None = Field(default=None, sa_type=NULLABLE_JSON)
     is_personal: bool = Field(
         index=True, description="Identifies a private person; withheld from the public API"
     )

@@ -27,7 +27,9 @@ def _join(*parts: Any) -> str:
     for part in parts:
         if part is None:
             continue
-        if isinstance(part, list | tuple):
+        if isinstance(part, dict):  # a text in several languages: every language is found
+            out.append(_join(*(part[code] for code in sorted(part))))
+        elif isinstance(part, list | tuple):
             out.extend(str(p) for p in part)
         else:
             out.append(str(part))

@@ -8,11 +8,11 @@ docs/DATA.md describes every field for the people who edit the files.
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-from app import vocab
+from app import i18n, vocab
 
 E = TypeVar("E")
 Vocab = Annotated[E, Strict(False)]
@@ -60,6 +60,27 @@ class PartialDate(BaseModel):
         return cls(value=value, precision=precision)
 
 
+def _text_map(value: str | dict[str, str]) -> dict[str, str]:
+    return {i18n.DEFAULT_LANGUAGE: value} if isinstance(value, str) else value
+
+
+def _text_list_map(value: list[str] | dict[str, list[str]]) -> dict[str, list[str]]:
+    if isinstance(value, list):
+        return {i18n.DEFAULT_LANGUAGE: value} if value else {}
+    return value
+
+
+Translated = Annotated[
+    Text | Annotated[dict[LanguageCode, Text], Field(min_length=1)], AfterValidator(_text_map)
+]
+"""A translatable text: plain text (English), or a map of ISO 639-1 code -> text. Loaded as a
+map either way (app.i18n)."""
+TranslatedList = Annotated[
+    list[Text] | dict[LanguageCode, Annotated[list[Text], Field(min_length=1)]],
+    AfterValidator(_text_list_map),
+]
+"""A translatable list of texts: a plain list (English), or a map of code -> list."""
+
 DateText = Annotated[str, AfterValidator(lambda t: (PartialDate.parse(t), t)[1])]
 """A partial date as written in a seed file; `PartialDate.parse` turns it into value + precision."""
 
@@ -91,21 +112,33 @@ class SeedRecord(SeedModel):
 
 class SourceSeed(SeedModel):
     id: Slug
-    title: Text
+    title: Translated
     publisher: Text | None = None
     kind: Vocab[vocab.SourceKind]
     language: LanguageCode
     url: Url | None = None
     document: Annotated[str, Field(pattern=r"^[\w.-]+\.txt$")]
     last_modified: DateText | None = None
-    description: Text | None = None
+    description: Translated | None = None
 
 
 class ThemeSeed(SeedRecord):
-    label: Text
-    label_language: LanguageCode
+    label: Translated
     scheme: Slug
-    description: Text | None = None
+    description: Translated | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _label_language(cls, data: Any) -> Any:
+        """The data set's first layout wrote `label` as text with `label_language` beside it;
+        that still reads, as the map {label_language: label}."""
+        if isinstance(data, dict) and "label_language" in data:
+            data = dict(data)
+            language = data.pop("label_language")
+            if not isinstance(data.get("label"), str):
+                raise ValueError("label_language goes only with a label written as plain text")
+            data["label"] = {language: data["label"]}
+        return data
 
 
 # --- countries ---------------------------------------------------------------------------------
@@ -119,9 +152,9 @@ class StrategyOrganisationSeed(SeedModel):
 
 class CountrySeed(SeedRecord):
     iso_code: CountryCode
-    name: Text
-    national_overview: Text | None = None
-    strategy_lead: Text | None = None
+    name: Translated
+    national_overview: Translated | None = None
+    strategy_lead: Translated | None = None
     strategy_organisations: list[StrategyOrganisationSeed] = []
     municipality_count: Count | None = None
     police_district_count: Count | None = None
@@ -131,19 +164,19 @@ class CountrySeed(SeedRecord):
 class ActionPlanSeed(SeedRecord):
     country: Slug
     year: Annotated[int, Field(ge=1900, le=2100)]
-    title: Text
+    title: Translated
     status: Vocab[vocab.ActionPlanStatus] | None = None
-    summary: Text | None = None
-    emphases: list[Text] = []
+    summary: Translated | None = None
+    emphases: TranslatedList = {}
 
 
 class LegalBasisSeed(SeedRecord):
     country: Slug
-    citation: Text
-    act: Text
+    citation: Translated
+    act: Translated
     section: Text | None = None
-    allows: Text | None = None
-    forbids: Text | None = None
+    allows: Translated | None = None
+    forbids: Translated | None = None
 
 
 # --- cities ------------------------------------------------------------------------------------
@@ -168,18 +201,18 @@ class LeaderSeed(SeedModel):
 
 class CitySeed(SeedRecord):
     country: Slug
-    name: Text
+    name: Translated
     population: Count | None = None
     scn_member: bool | None = None
     scn_member_since: DateText | None = None
-    background: Text | None = None
-    local_overview: Text | None = None
-    policy_basis: Text | None = None
-    tenets: list[Text] = []
-    motto: Text | None = None
+    background: Translated | None = None
+    local_overview: Translated | None = None
+    policy_basis: Translated | None = None
+    tenets: TranslatedList = {}
+    motto: Translated | None = None
     focus_ages: AgeRange | None = None
     international_exchange_since: Annotated[int, Field(ge=1900, le=2100)] | None = None
-    international_exchange_partners: list[Text] = []
+    international_exchange_partners: TranslatedList = {}
     leaders: list[LeaderSeed] = []
     themes: list[Slug] = []
 
@@ -205,7 +238,7 @@ class OrganisationRelationSeed(SeedModel):
 
 
 class OrganisationSeed(SeedRecord):
-    name: Text
+    name: Translated
     acronym: Text | None = None
     kind: Vocab[vocab.OrganisationKind]
     sector: Vocab[vocab.Sector] | None = None
@@ -213,10 +246,12 @@ class OrganisationSeed(SeedRecord):
     country: Slug | None = None
     city: Slug | None = None
     parent: Slug | None = None
-    description: Text | None = None
+    description: Translated | None = None
     website: Url | None = None
     established: DateText | None = None
-    legal_form: Text | None = None
+    legal_form: Translated | None = None
+    mission: TranslatedList = {}
+    mission_keywords: TranslatedList = {}
     registration: RegistrationSeed | None = None
     relations: list[OrganisationRelationSeed] = []
 
@@ -237,7 +272,7 @@ class MemberSeed(SeedModel):
 
 
 class CooperationSeed(SeedRecord):
-    name: Text
+    name: Translated
     acronym: Text | None = None
     kind: Vocab[vocab.CooperationKind]
     scope: Vocab[vocab.CooperationScope]
@@ -247,9 +282,9 @@ class CooperationSeed(SeedRecord):
     legal_basis: Slug | None = None
     established: DateText | None = None
     established_by_law: bool | None = None
-    purpose: Text | None = None
-    target_group: Text | None = None
-    description: Text | None = None
+    purpose: Translated | None = None
+    target_group: Translated | None = None
+    description: Translated | None = None
     members: list[MemberSeed] = []
 
 
@@ -270,7 +305,7 @@ class PeriodSeed(SeedModel):
 
 class FundingSeed(SeedModel):
     kind: Vocab[vocab.FundingKind] | None = None
-    description: Text | None = None
+    description: Translated | None = None
 
 
 Amount = Annotated[int | float, Field(ge=0)]
@@ -313,17 +348,17 @@ class PracticeCooperationSeed(SeedModel):
 
 
 class PracticeSeed(SeedRecord):
-    name: Text
+    name: Translated
     acronym: Text | None = None
     kind: Vocab[vocab.PracticeKind]
     status: Vocab[vocab.PracticeStatus] | None = None
     country: Slug
     parent: Slug | None = None
     predecessor: Slug | None = None
-    summary: Text | None = None
-    aims: list[Text] = []
-    target_groups: list[Text] = []
-    methods: list[Text] = []
+    summary: Translated | None = None
+    aims: TranslatedList = {}
+    target_groups: TranslatedList = {}
+    methods: TranslatedList = {}
     ages: AgeRange | None = None
     period: PeriodSeed | None = None
     availability: Text | None = None
@@ -351,7 +386,7 @@ class AddressSeed(SeedModel):
 class ContactPointSeed(SeedRecord):
     kind: Vocab[vocab.ContactKind]
     value: Text
-    label: Text | None = None
+    label: Translated | None = None
     personal: bool
     person_name: Text | None = None
     organisation: Slug | None = None

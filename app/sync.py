@@ -4,7 +4,7 @@
   latest change is listed, so every upsert carries the record exactly as it is now, and a client
   that applies a feed to its end holds exactly the publisher's data.
 - `export_lines`: every current record as NDJSON lines after a header, read in one transaction.
-- `record_rows`: a v1 record back into database rows, for `scn mirror` (the inverse of
+- `record_rows`: a v2 record back into database rows, for `scn mirror` (the inverse of
   app/api/v1/records.py).
 """
 
@@ -17,14 +17,13 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from app.api.v1.records import Context, build, href, published, table
+from app.api.v1.records import V1, Context, build, published, table, versioned_href
 from app.db import set_deadline
 from app.loader import PLAIN_FIELDS, EntityRows
 from app.migrate import head_revision
 from app.models import ENTITIES
 
 EXPORT_BATCH = 500
-API_VERSION = "v1"
 
 
 class HistoryGone(Exception):
@@ -55,9 +54,16 @@ def state(connection: sa.Connection) -> dict[str, Any]:
 
 
 def changes(
-    connection: sa.Connection, since: int, limit: int, *, personal_contacts: bool
+    connection: sa.Connection,
+    since: int,
+    limit: int,
+    *,
+    personal_contacts: bool,
+    api: str = V1,
+    languages: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One page of the compacted change feed after `since`."""
+    """One page of the compacted change feed after `since`, with records as API `api` (and
+    the reader's `languages`) shows them."""
     current = state(connection)
     last_seq, history_start = current["last_seq"], current["history_start"]
     if since < history_start:
@@ -82,7 +88,8 @@ def changes(
         .limit(limit)
     )
     rows = connection.execute(query).mappings().all()
-    records = _current_records(connection, rows, personal_contacts)
+    ctx = Context(connection, personal_contacts=personal_contacts, api=api, languages=languages)
+    records = _current_records(ctx, rows)
     items = []
     for row in rows:
         record = (
@@ -99,7 +106,7 @@ def changes(
                 "op": op,
                 "version": row["version"],
                 "changed_at": row["changed_at"],
-                "href": href(row["entity_type"], row["entity_id"]),
+                "href": versioned_href(api, row["entity_type"], row["entity_id"]),
                 "record": record,
             }
         )
@@ -115,14 +122,12 @@ def changes(
     }
 
 
-def _current_records(
-    connection: sa.Connection, rows: Any, personal_contacts: bool
-) -> dict[tuple[str, str], dict[str, Any]]:
+def _current_records(ctx: Context, rows: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    connection, personal_contacts = ctx.connection, ctx.personal_contacts
     wanted: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         if row["op"] == "upsert":
             wanted[row["entity_type"]].append(row["entity_id"])
-    ctx = Context(connection, personal_contacts=personal_contacts)
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for entity, ids in wanted.items():
         t = table(entity)
@@ -137,11 +142,13 @@ def _current_records(
     return found
 
 
-def export_header(connection: sa.Connection, types: list[str] | None) -> dict[str, Any]:
+def export_header(
+    connection: sa.Connection, types: list[str] | None, api: str = V1
+) -> dict[str, Any]:
     current = state(connection)
     return {
         "type": "header",
-        "api_version": API_VERSION,
+        "api_version": api.strip("/"),
         "dataset_version": current["dataset_version"],
         "content_digest": current["content_digest"],
         "schema_revision": head_revision(),
@@ -157,13 +164,15 @@ def export_lines(
     *,
     personal_contacts: bool,
     batch_timeout: float | None = None,
+    api: str = V1,
+    languages: list[str] | None = None,
 ) -> Iterator[bytes]:
     """NDJSON: the header, then every current record in entity then id order.
 
     Call it inside one read transaction: the header's `last_seq` and the records then describe
     the same state. Records are read in batches, so memory does not grow with the data set.
     """
-    yield orjson.dumps(export_header(connection, types), default=_json_default) + b"\n"
+    yield orjson.dumps(export_header(connection, types, api), default=_json_default) + b"\n"
     for entity in types or list(ENTITIES):
         t = table(entity)
         after = ""
@@ -180,7 +189,9 @@ def export_lines(
             rows = connection.execute(query).mappings().all()
             if not rows:
                 break
-            ctx = Context(connection, personal_contacts=personal_contacts)
+            ctx = Context(
+                connection, personal_contacts=personal_contacts, api=api, languages=languages
+            )
             for record in build(ctx, entity, rows):
                 yield orjson.dumps(record, default=_json_default) + b"\n"
             after = rows[-1]["id"]
@@ -192,7 +203,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-# --- a v1 record back into rows (for the mirror) ----------------------------------------------
+# --- a v2 record back into rows (for the mirror) ----------------------------------------------
 
 
 def _id(ref: dict[str, Any] | None) -> str | None:
@@ -214,7 +225,8 @@ def _pick(record: dict[str, Any], *names: str) -> dict[str, Any]:
 
 
 def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
-    """The database rows of a v1 record (as /v1/<collection>/{id} or /v1/export give it)."""
+    """The database rows of a v2 record (as /v2/<collection>/{id} or /v2/export give it, with
+    every language)."""
     rid = r["id"]
     links: dict[str, list[dict[str, Any]]] = {}
     match entity:

@@ -23,7 +23,9 @@ GOLDEN_FILE = Path(__file__).parent / "golden" / "v1.json"
 GOLDEN_SEEDS = Path(__file__).parent / "fixtures" / "golden-v1-seeds"
 
 TIME_KEYS = {"updated_at", "loaded_at", "changed_at"}
-MASKED_KEYS = {"schema_revision"}
+MASKED_KEYS = {"schema_revision", "content_digest"}
+"""The schema revision names the schema; the content digest fingerprints the stored form of the
+data (equal digests, equal data), which a schema change may re-encode without changing the data."""
 COMPARED_HEADERS = ["content-type", "cache-control", "vary", "allow", "link", "retry-after"]
 STRONG_ETAG = re.compile(r'^"[0-9a-f]{16,}(-gzip)?"$')
 

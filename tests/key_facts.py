@@ -41,7 +41,7 @@ KEY_FACTS: list[tuple[str, str, str, object]] = [
     ("city", "copenhagen", "scn_member", True),
     ("city", "aarhus", "scn_member", None),
     ("theme", "community-resilience", "label", "Developpement de la résilience communautaire"),
-    ("theme", "support-hotline", "label_language", "fr"),
+    ("theme", "support-hotline", "label", {"fr": "Hotline de soutien"}),
     # organisations
     ("organisation", "pet", "acronym", "PET"),
     ("organisation", "pet", "parent_id", "ministry-of-justice"),

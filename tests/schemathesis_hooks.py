@@ -33,9 +33,10 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if isinstance(cursor, str) and len(cursor) <= pagination.MAX_CURSOR_LENGTH:
         query = {k: v for k, v in query.items() if k != "cursor"}
     since = query.get("since")
-    if case.path == "/v1/changes" and isinstance(since, int) and since >= 0:
+    if case.path.endswith("/changes") and isinstance(since, int) and since >= 0:
         base = case.operation.base_url or ""
-        last_seq = httpx.get(f"{base.rstrip('/')}/v1/meta", timeout=10).json()["last_seq"]
+        meta = case.path.removesuffix("/changes") + "/meta"
+        last_seq = httpx.get(f"{base.rstrip('/')}{meta}", timeout=10).json()["last_seq"]
         query = {**query, "since": min(since, last_seq)}
     negative = case.meta is not None and case.meta.is_negative_at("query")
     case.query = query if negative else _within_url_limit(case.path, query)

@@ -1,4 +1,5 @@
-"""The committed contract: served unchanged, complete, and fuzzed by Schemathesis."""
+"""The committed contracts (openapi/v1.json, openapi/v2.json): served unchanged, complete, and
+fuzzed by Schemathesis."""
 
 import json
 import os
@@ -8,36 +9,43 @@ from pathlib import Path
 
 import pytest
 
-from app.api.openapi import ERRORS, v1_openapi
+from app.api.openapi import CONTRACTS, ERRORS
 from app.settings import PROJECT_ROOT
 from tests.live import client, live_server
 
-COMMITTED = PROJECT_ROOT / "openapi" / "v1.json"
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+VERSIONS = list(CONTRACTS)
 
 
-def test_the_committed_contract_is_what_the_code_publishes() -> None:
-    committed = json.loads(COMMITTED.read_text(encoding="utf-8"))
-    assert committed == v1_openapi(), (
-        "openapi/v1.json differs from the code's contract. If the change is deliberate and "
-        "additive, run `scn openapi -o openapi/v1.json` and review the diff."
+def committed(version: str) -> dict:
+    return dict(json.loads((PROJECT_ROOT / "openapi" / f"{version}.json").read_text("utf-8")))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_committed_contract_is_what_the_code_publishes(version: str) -> None:
+    assert committed(version) == CONTRACTS[version](), (
+        f"openapi/{version}.json differs from the code's contract. If the change is deliberate "
+        f"and additive, run `scn openapi --api {version} -o openapi/{version}.json` and review "
+        "the diff (tests/test_compatibility.py judges it against the released contract)."
     )
 
 
-def test_the_server_serves_the_committed_contract(database_url: str) -> None:
+def test_the_server_serves_the_committed_contracts(database_url: str) -> None:
     with live_server(database_url) as base, client(base) as http:
-        served = http.get("/v1/openapi.json")
-    assert served.status_code == 200
-    assert served.json() == json.loads(COMMITTED.read_text(encoding="utf-8"))
+        for version in VERSIONS:
+            served = http.get(f"/{version}/openapi.json")
+            assert served.status_code == 200
+            assert served.json() == committed(version)
 
 
-def _operations() -> list[tuple[str, dict]]:
-    spec = v1_openapi()
+def _operations(version: str) -> list[tuple[str, dict]]:
+    spec = CONTRACTS[version]()
     return [(path, op) for path, item in spec["paths"].items() for op in item.values()]
 
 
-def test_every_operation_documents_its_errors_and_caching() -> None:
-    for path, operation in _operations():
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_operation_documents_its_errors_and_caching(version: str) -> None:
+    for path, operation in _operations(version):
         responses = operation["responses"]
         for status in ERRORS:
             if status == 404 and "{id}" not in path:
@@ -48,10 +56,11 @@ def test_every_operation_documents_its_errors_and_caching() -> None:
         assert {"ETag", "Cache-Control", "Last-Modified"} <= set(responses["200"]["headers"])
 
 
-def test_operation_ids_are_stable_and_readable() -> None:
-    ids = {op["operationId"] for _, op in _operations()}
+@pytest.mark.parametrize("version", VERSIONS)
+def test_operation_ids_are_stable_and_readable(version: str) -> None:
+    ids = {op["operationId"] for _, op in _operations(version)}
     assert {"listCities", "getCity", "listPractices", "getPractice", "search", "getMeta"} <= ids
-    assert len(ids) == len(_operations())
+    assert len(ids) == len(_operations(version))
 
 
 def _schemas_without_descriptions(spec: dict) -> list[str]:
@@ -72,8 +81,9 @@ def _schemas_without_descriptions(spec: dict) -> list[str]:
     return missing
 
 
-def test_every_parameter_has_a_description_and_an_example() -> None:
-    for path, operation in _operations():
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_parameter_has_a_description_and_an_example(version: str) -> None:
+    for path, operation in _operations(version):
         for parameter in operation.get("parameters", []):
             assert parameter.get("description"), (path, parameter["name"])
             if parameter["name"] != "cursor":
@@ -84,14 +94,15 @@ def test_every_parameter_has_a_description_and_an_example() -> None:
                 ), (path, parameter["name"])
 
 
-def test_every_field_is_described() -> None:
-    missing = _schemas_without_descriptions(v1_openapi())
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_field_is_described(version: str) -> None:
+    missing = _schemas_without_descriptions(CONTRACTS[version]())
     assert not missing, f"fields without a description: {missing}"
 
 
 def test_docs_pages_use_no_network_assets(database_url: str) -> None:
     with live_server(database_url) as base, client(base) as http:
-        for page in ("/docs", "/redoc"):
+        for page in ("/docs", "/redoc", "/v2/docs", "/v2/redoc"):
             html = http.get(page).text
             assert "cdn" not in html.lower() and "https://" not in html
             for asset in ("/static/docs/swagger-ui-bundle.js", "/static/docs/redoc.standalone.js"):
@@ -100,7 +111,8 @@ def test_docs_pages_use_no_network_assets(database_url: str) -> None:
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_nothing(loaded_database_url: str) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_schemathesis_finds_nothing(loaded_database_url: str, version: str) -> None:
     with live_server(loaded_database_url) as base:
         result = subprocess.run(
             [
@@ -108,7 +120,7 @@ def test_schemathesis_finds_nothing(loaded_database_url: str) -> None:
                 "--config-file",
                 str(PROJECT_ROOT / "tests" / "schemathesis.toml"),
                 "run",
-                f"{base}/v1/openapi.json",
+                f"{base}/{version}/openapi.json",
                 "--checks",
                 "all",
                 "--phases",
@@ -131,17 +143,19 @@ def test_schemathesis_finds_nothing(loaded_database_url: str) -> None:
     assert "No issues found" in result.stdout
 
 
-def test_the_schema_examples_are_the_real_data() -> None:
-    from app.api.v1.examples import render_examples, stored_examples
+@pytest.mark.parametrize("api", ["/v1", "/v2"])
+def test_the_schema_examples_are_the_real_data(api: str) -> None:
+    from app.api.v1.examples import EXAMPLES_FILES, render_examples, stored_examples
 
-    assert stored_examples() == render_examples(), (
-        "app/api/v1/examples.json no longer matches seeds/: run "
-        "`.venv/bin/python -m app.api.v1.examples`, then `scn openapi -o openapi/v1.json`"
+    assert stored_examples(api) == render_examples(api), (
+        f"{EXAMPLES_FILES[api].name} no longer matches seeds/: run "
+        "`.venv/bin/python -m app.api.v1.examples`, then `scn openapi` for each version"
     )
 
 
-def test_every_entity_schema_shows_a_real_record() -> None:
-    schemas = v1_openapi()["components"]["schemas"]
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_entity_schema_shows_a_real_record(version: str) -> None:
+    schemas = CONTRACTS[version]()["components"]["schemas"]
     for name in ("City", "Practice", "Organisation", "Cooperation", "Source", "ContactPoint"):
         (example,) = schemas[name]["examples"]
-        assert example["links"]["self"].startswith("/v1/")
+        assert example["links"]["self"].startswith(f"/{version}/")

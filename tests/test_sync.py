@@ -187,13 +187,20 @@ def test_scn_export_writes_the_same_records_as_the_api(
     from tests.test_cli import scn
 
     url, http = source
-    output = tmp_path / "export.ndjson"
-    result = scn("export", "--output", str(output), database=url)
-    assert result.returncode == 0, result.stderr
-    lines = output.read_bytes().splitlines()
-    served = http.get("/v1/export", headers={"Accept-Encoding": "identity"}).content.splitlines()
-    assert lines == served
+    for api in ("v2", "v1"):
+        output = tmp_path / f"export-{api}.ndjson"
+        result = scn("export", "--api", api, "--output", str(output), database=url)
+        assert result.returncode == 0, result.stderr
+        lines = output.read_bytes().splitlines()
+        served = http.get(f"/{api}/export", headers={"Accept-Encoding": "identity"})
+        assert lines == served.content.splitlines()
+    default = scn("export", database=url)
+    assert default.stdout.encode().splitlines() == lines_of(http, "/v2/export")
     assert scn("export", "--type", "nonsense", database=url).returncode == 1
+
+
+def lines_of(http: httpx.Client, path: str) -> list[bytes]:
+    return http.get(path, headers={"Accept-Encoding": "identity"}).content.splitlines()
 
 
 def test_history_prune_command(loaded_database_url: str) -> None:

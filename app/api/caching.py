@@ -107,6 +107,7 @@ def streamed_ndjson(
     identity: str,
     last_modified: datetime | None,
     max_age: int,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """Stream `lines` (read on `connection`, closed at the end) with caching headers.
 
@@ -114,7 +115,8 @@ def streamed_ndjson(
     everything the body is a function of (data set state, options, code version).
     """
     use_gzip = _accepts_gzip(request)
-    headers, etags = _validators(f'"{identity}"', use_gzip, max_age, last_modified)
+    common, etags = _validators(f'"{identity}"', use_gzip, max_age, last_modified)
+    headers = common | (headers or {})
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and _etag_matches(if_none_match, etags):
         connection.close()

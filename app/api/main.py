@@ -3,7 +3,7 @@
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import problems
 from app.api.caching import cacheable
-from app.api.openapi import v1_openapi
+from app.api.openapi import CONTRACTS
+from app.api.v1.records import V1
 from app.api.v1.routes import build_router
+from app.api.v2.routes import build_v2_router
+from app.api.versions import MIGRATION_GUIDE_PATH, V1_RETIREMENT, VERSIONS
 from app.db import create_engine, is_timeout
 from app.logs import log_request
 from app.migrate import head_revision
-from app.settings import Settings, get_settings
+from app.settings import PROJECT_ROOT, Settings, get_settings
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -35,17 +38,9 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
 )
+DOCS_PAGES = ("/docs", "/redoc", "/v2/docs", "/v2/redoc")
 MAX_URL_LENGTH = 4096
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
-VERSIONS = [
-    {
-        "version": "v1",
-        "status": "current",
-        "base_url": "/v1",
-        "contract": "/v1/openapi.json",
-        "docs": "/docs",
-    }
-]
 
 
 class HttpPolicy:
@@ -69,7 +64,8 @@ class HttpPolicy:
             and b"origin" in headers
             and b"access-control-request-method" in headers
         )
-        docs_page = scope["path"] in ("/docs", "/redoc")
+        docs_page = scope["path"] in DOCS_PAGES
+        retiring = scope["path"] == V1 or scope["path"].startswith(V1 + "/")
         status: int | None = None  # set when the response starts
 
         async def send_with_headers(message: Message) -> None:
@@ -84,6 +80,8 @@ class HttpPolicy:
                     (b"content-security-policy", (DOCS_CSP if docs_page else JSON_CSP).encode()),
                     (b"x-request-id", request_id.encode()),
                 ]
+                if retiring:
+                    extra += [(k.lower().encode(), v.encode()) for k, v in V1_RETIREMENT.items()]
                 message["headers"] = [*message.get("headers", []), *extra]
             elif message["type"] == "http.response.body" and method == "HEAD":
                 message = {**message, "body": b""}
@@ -179,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(sa.exc.DataError, _value_refused)
 
     app.include_router(build_router())
+    app.include_router(build_v2_router())
     app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
     @app.get("/", include_in_schema=False)
@@ -188,35 +187,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {
                 "name": "Strong Cities Open Data API",
                 "versions": VERSIONS,
-                "links": {"health": "/healthz", "ready": "/readyz", "docs": "/docs"},
+                "links": {
+                    "health": "/healthz",
+                    "ready": "/readyz",
+                    "docs": "/v2/docs",
+                    "migration_guide": MIGRATION_GUIDE_PATH,
+                },
             },
             last_modified=None,
             max_age=settings.cache_max_age,
         )
 
-    @app.get("/v1/openapi.json", include_in_schema=False)
-    def openapi_v1(request: Request) -> Response:
-        return cacheable(request, v1_openapi(), last_modified=None, max_age=settings.cache_max_age)
+    for version, contract in CONTRACTS.items():
+        _serve_contract_and_docs(app, version, contract, settings)
 
-    @app.get("/docs", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/v1/openapi.json",
-            title="Strong Cities Open Data API v1",
-            swagger_js_url="/static/docs/swagger-ui-bundle.js",
-            swagger_css_url="/static/docs/swagger-ui.css",
-            swagger_favicon_url="/static/docs/favicon.png",
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/v1/openapi.json",
-            title="Strong Cities Open Data API v1",
-            redoc_js_url="/static/docs/redoc.standalone.js",
-            redoc_favicon_url="/static/docs/favicon.png",
-            with_google_fonts=False,
-        )
+    @app.get(MIGRATION_GUIDE_PATH, include_in_schema=False)
+    def migration_guide(request: Request) -> Response:
+        text = (PROJECT_ROOT / "docs" / "MIGRATING-v1-v2.md").read_bytes()
+        return Response(text, media_type="text/markdown; charset=utf-8")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -248,12 +236,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Link", "Last-Modified", "Retry-After"],
+        expose_headers=[
+            "ETag",
+            "Link",
+            "Last-Modified",
+            "Retry-After",
+            "Content-Language",
+            "Deprecation",
+            "Sunset",
+        ],
         max_age=86400,
     )
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(HttpPolicy)
     return app
+
+
+def _serve_contract_and_docs(
+    app: FastAPI, version: str, contract: Callable[[], dict[str, Any]], settings: Settings
+) -> None:
+    """/vN/openapi.json, and its Swagger UI and ReDoc pages (v1's at /docs and /redoc, where
+    they were first published), with assets served locally."""
+    openapi_url = f"/{version}/openapi.json"
+    prefix = "" if version == "v1" else f"/{version}"
+    title = f"Strong Cities Open Data API {version}"
+
+    def openapi(request: Request) -> Response:
+        return cacheable(request, contract(), last_modified=None, max_age=settings.cache_max_age)
+
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=title,
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=title,
+            redoc_js_url="/static/docs/redoc.standalone.js",
+            redoc_favicon_url="/static/docs/favicon.png",
+            with_google_fonts=False,
+        )
+
+    app.add_api_route(openapi_url, openapi, methods=["GET"], include_in_schema=False)
+    app.add_api_route(f"{prefix}/docs", swagger_ui, methods=["GET"], include_in_schema=False)
+    app.add_api_route(f"{prefix}/redoc", redoc, methods=["GET"], include_in_schema=False)
 
 
 def _not_ready(detail: str) -> Response:

@@ -1,7 +1,9 @@
-"""The v1 contract, generated from the v1 routes and completed with what FastAPI leaves out:
-problem responses on every operation, 304, and the caching and paging headers.
+"""The contracts of v1 and v2, generated from their routes and completed with what FastAPI
+leaves out: problem responses on every operation, 304, and the caching, paging, language and
+retirement headers.
 
-`scn openapi` writes it to openapi/v1.json; a test fails when the two differ.
+`scn openapi --api vN` writes them to openapi/vN.json; a test fails when a file and the served
+contract differ.
 """
 
 import copy
@@ -13,6 +15,8 @@ from fastapi.openapi.utils import get_openapi
 from app.api.problems import PROBLEM_JSON
 from app.api.v1.routes import DEFAULT_LIMIT, MAX_LIMIT, build_router
 from app.api.v1.schemas import Problem
+from app.api.v2.routes import build_v2_router
+from app.api.versions import RETIREMENT_HEADERS
 
 V1_VERSION = "1.0.0"
 V1_DESCRIPTION = f"""\
@@ -32,6 +36,24 @@ relationships as references (`id`, `type`, `name`, `href`) and its `sources`.
 
 **Licence**: CC BY 4.0, with the attribution given by `/v1/meta`.
 """
+
+V2_VERSION = "2.0.0"
+V2_DESCRIPTION = (
+    V1_DESCRIPTION.replace("/v1/", "/v2/")
+    + """
+**Languages.** Every translatable text (names, descriptions, summaries, lists of aims, ...) is a
+language map: ISO 639-1 code -> text (`{"en": "Denmark", "fr": "Danemark"}`). Without `lang` or
+`Accept-Language` a map holds every language the sources give. With `lang=fr` (or
+`Accept-Language: fr`) it holds one: French where the text exists in French, else the next
+language the reader accepts, else English, French, Danish in that order. `Content-Language`
+lists the languages in the body; responses vary on `Accept-Language`. See docs/CHANGELOG.md for
+everything that changed since v1, and docs/MIGRATING-v1-v2.md.
+"""
+)
+LANGUAGE_HEADERS = {
+    "Content-Language": "The languages of the texts in this body (absent on /v2/export)",
+    "Vary": "Accept, Accept-Encoding, Accept-Language (and Origin)",
+}
 
 ERRORS = {
     400: "Invalid or unknown parameter, or a cursor this API did not issue",
@@ -70,7 +92,7 @@ def _not_nullable(schema: dict[str, Any]) -> None:
         schema.update(kept)
 
 
-def finish(spec: dict[str, Any]) -> dict[str, Any]:
+def finish(spec: dict[str, Any], extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
     spec = copy.deepcopy(spec)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
@@ -89,8 +111,9 @@ def finish(spec: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             ok = responses["200"]
             headers = {name: _header(text) for name, text in CACHE_HEADERS.items()}
-            if "{id}" not in path and path not in ("/v1/meta",):
+            if "{id}" not in path and not path.endswith("/meta"):
                 headers["Link"] = _header('The next page: <URL>; rel="next" (absent on the last)')
+            headers |= {name: _header(text) for name, text in (extra_headers or {}).items()}
             ok["headers"] = headers
             responses["304"] = {
                 "description": "Not Modified: the client's copy (If-None-Match) is current",
@@ -118,4 +141,22 @@ def v1_openapi() -> dict[str, Any]:
             "url": "https://creativecommons.org/licenses/by/4.0/",
         },
     )
-    return finish(spec)
+    return finish(spec, RETIREMENT_HEADERS)
+
+
+@lru_cache
+def v2_openapi() -> dict[str, Any]:
+    spec = get_openapi(
+        title="Strong Cities Open Data API",
+        version=V2_VERSION,
+        description=V2_DESCRIPTION,
+        routes=build_v2_router().routes,
+        license_info={
+            "name": "Data: CC BY 4.0",
+            "url": "https://creativecommons.org/licenses/by/4.0/",
+        },
+    )
+    return finish(spec, LANGUAGE_HEADERS)
+
+
+CONTRACTS = {"v1": v1_openapi, "v2": v2_openapi}

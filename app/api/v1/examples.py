@@ -1,8 +1,9 @@
 """Examples for the contract, taken from the real data.
 
 `python -m app.api.v1.examples` loads seeds/ into a scratch SQLite database, renders one record
-of every entity as v1 returns it, and writes them to examples.json beside this file; the wire
-schemas show them as their examples. A test fails when the file no longer matches the data.
+of every entity as v1 and as v2 return it, and writes them to examples.json (v1) and
+examples-v2.json beside this file; the wire schemas show them as their examples. A test fails
+when a file no longer matches the data.
 """
 
 import json
@@ -12,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from app import migrate
-from app.api.v1.records import Context, build, table
+from app.api.v1.records import V1, V2, Context, build, table
 from app.db import create_engine
 from app.loader import load
 from app.settings import PROJECT_ROOT
 
-EXAMPLES_FILE = Path(__file__).with_name("examples.json")
+EXAMPLES_FILES = {
+    V1: Path(__file__).with_name("examples.json"),
+    V2: Path(__file__).with_name("examples-v2.json"),
+}
 EXAMPLE_TIME = datetime(2026, 11, 21, tzinfo=UTC)
 EXAMPLE_RECORDS = {
     "source": "who-does-what-in-denmark",
@@ -33,7 +37,7 @@ EXAMPLE_RECORDS = {
 }
 
 
-def render_examples(seeds: Path = PROJECT_ROOT / "seeds") -> dict[str, Any]:
+def render_examples(api: str = V1, seeds: Path = PROJECT_ROOT / "seeds") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/examples.sqlite3"
         migrate.upgrade(url)
@@ -41,7 +45,7 @@ def render_examples(seeds: Path = PROJECT_ROOT / "seeds") -> dict[str, Any]:
         try:
             load(engine, seeds, now=EXAMPLE_TIME)
             with engine.connect() as connection:
-                ctx = Context(connection, personal_contacts=False)
+                ctx = Context(connection, personal_contacts=False, api=api)
                 examples = {}
                 for entity, record_id in EXAMPLE_RECORDS.items():
                     t = table(entity)
@@ -52,13 +56,15 @@ def render_examples(seeds: Path = PROJECT_ROOT / "seeds") -> dict[str, Any]:
     return json.loads(json.dumps(examples, default=lambda v: v.isoformat()))
 
 
-def stored_examples() -> dict[str, Any]:
-    if not EXAMPLES_FILE.exists():
+def stored_examples(api: str = V1) -> dict[str, Any]:
+    path = EXAMPLES_FILES[api]
+    if not path.exists():
         return {}
-    return dict(json.loads(EXAMPLES_FILE.read_text(encoding="utf-8")))
+    return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
 if __name__ == "__main__":
-    text = json.dumps(render_examples(), indent=2, ensure_ascii=False) + "\n"
-    EXAMPLES_FILE.write_text(text, encoding="utf-8")
-    print(f"wrote {EXAMPLES_FILE}")
+    for api, path in EXAMPLES_FILES.items():
+        text = json.dumps(render_examples(api), indent=2, ensure_ascii=False) + "\n"
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")

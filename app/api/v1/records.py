@@ -8,6 +8,10 @@ changes exactly when its own data does: its `version`, its ETag and the change f
 copy kept in sync by applying the feed is exact.
 
 `build(ctx, entity, rows)` fetches the owned link rows for a whole page at once.
+
+The same builders serve API v2 (`Context(..., api=V2)`): translatable texts stay language maps
+(narrowed to the reader's language when one is asked for), references point under /v2, and the
+fields v2 added or dropped are the only other differences (docs/CHANGELOG.md).
 """
 
 from collections import defaultdict
@@ -19,9 +23,10 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
+from app import i18n
 from app.models import table
 
-Row = sa.RowMapping
+Row = sa.RowMapping | dict[str, Any]
 Dict = dict[str, Any]
 
 COLLECTIONS = {
@@ -141,12 +146,47 @@ def published(
     return query
 
 
-class Context:
-    """One request's database access: link rows fetched for a page of records at a time."""
+V1 = "/v1"
+V2 = "/v2"
 
-    def __init__(self, connection: sa.Connection, *, personal_contacts: bool) -> None:
+
+class Context:
+    """One request's database access (link rows fetched for a page of records at a time) and
+    how it renders: which API version (`api`, its path prefix) and, for v2, which languages
+    (`languages`: the reader's, best first; None for every language)."""
+
+    def __init__(
+        self,
+        connection: sa.Connection,
+        *,
+        personal_contacts: bool,
+        api: str = V1,
+        languages: list[str] | None = None,
+    ) -> None:
         self.connection = connection
         self.personal_contacts = personal_contacts
+        self.api = api
+        self.languages = languages
+        self.languages_used: set[str] = set()
+
+    def text(self, value: Any, *, is_list: bool = False) -> Any:
+        """A stored language map as this API version shows it."""
+        if self.api == V1:
+            return i18n.primary(value)[1] or ([] if is_list else None)
+        shown = value if self.languages is None or not value else i18n.narrow(value, self.languages)
+        if shown:
+            self.languages_used.update(shown)
+        return shown
+
+    def localised(self, entity: str, row: Row) -> Dict:
+        out = dict(row)
+        for name in i18n.TEXT_FIELDS.get(entity, ()):
+            out[name] = self.text(row[name])
+        for name in i18n.TEXT_LIST_FIELDS.get(entity, ()):
+            out[name] = self.text(row[name], is_list=True)
+        if entity == "theme" and self.api == V1:
+            out["label_language"] = i18n.primary(row["label"])[0]
+        return out
 
     def grouped(self, link_table: str, column: str, ids: Iterable[str]) -> dict[str, list[Row]]:
         """Rows of `link_table` whose `column` is one of `ids`, grouped by that column."""
@@ -161,7 +201,7 @@ class Context:
             out[row[column]].append(row)
         return out
 
-    def names(self, entity: str, ids: Iterable[str]) -> dict[str, str]:
+    def names(self, entity: str, ids: Iterable[str]) -> dict[str, Any]:
         """Names of records (for search hits, which are not records themselves)."""
         t = table(entity)
         id_list = sorted(set(ids))
@@ -173,7 +213,11 @@ class Context:
             t,
             personal_contacts=self.personal_contacts,
         )
-        return {record_id: name for record_id, name in self.connection.execute(query)}
+        translated = NAME_COLUMN[entity] in i18n.TEXT_FIELDS.get(entity, ())
+        return {
+            record_id: self.text(name) if translated else name
+            for record_id, name in self.connection.execute(query)
+        }
 
 
 def _base(entity: str, row: Row, citations: list[Row]) -> Dict:
@@ -236,13 +280,11 @@ def _source(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
 
 
 def _theme(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
+    # v2 drops label_language: the label's language map says it.
     return [
-        {
-            "label": r["label"],
-            "label_language": r["label_language"],
-            "scheme": r["scheme"],
-            "description": r["description"],
-        }
+        {"label": r["label"]}
+        | ({"label_language": r["label_language"]} if ctx.api == V1 else {})
+        | {"scheme": r["scheme"], "description": r["description"]}
         for r in rows
     ]
 
@@ -275,7 +317,7 @@ def _action_plan(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
             "title": r["title"],
             "status": r["status"],
             "summary": r["summary"],
-            "emphases": list(r["emphases"]),
+            "emphases": r["emphases"],
         }
         for r in rows
     ]
@@ -315,11 +357,11 @@ def _city(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
             "background": r["background"],
             "local_overview": r["local_overview"],
             "policy_basis": r["policy_basis"],
-            "tenets": list(r["tenets"]),
+            "tenets": r["tenets"],
             "motto": r["motto"],
             "focus_ages": _age_range(r["focus_age_min"], r["focus_age_max"]),
             "international_exchange_since": r["international_exchange_since"],
-            "international_exchange_partners": list(r["international_exchange_partners"]),
+            "international_exchange_partners": r["international_exchange_partners"],
             "themes": [ref("theme", t["theme_id"]) for t in themes[r["id"]]],
         }
         for r in rows
@@ -352,6 +394,11 @@ def _organisation(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
                 for x in relations[r["id"]]
             ],
         }
+        | (
+            {"mission": r["mission"], "mission_keywords": r["mission_keywords"]}
+            if ctx.api != V1
+            else {}
+        )
         for r in rows
     ]
 
@@ -409,9 +456,9 @@ def _practice(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
                 "parent": ref("practice", r["parent_id"]),
                 "predecessor": ref("practice", r["predecessor_id"]),
                 "summary": r["summary"],
-                "aims": list(r["aims"]),
-                "target_groups": list(r["target_groups"]),
-                "methods": list(r["methods"]),
+                "aims": r["aims"],
+                "target_groups": r["target_groups"],
+                "methods": r["methods"],
                 "ages": _age_range(r["age_min"], r["age_max"]),
                 "period": {"start": start, "end": end} if start or end else None,
                 "availability": r["availability"],
@@ -498,10 +545,39 @@ BUILDERS: dict[str, Builder] = {
 
 
 def build(ctx: Context, entity: str, rows: Sequence[Row]) -> list[Dict]:
-    """The v1 representation of `rows` (rows of `entity`'s table, in the order given)."""
+    """The representation of `rows` (rows of `entity`'s table, in the order given) in the API
+    version and languages of `ctx`."""
     cites = _citations(ctx, entity, [r["id"] for r in rows]) if entity != "source" else {}
-    fields = BUILDERS[entity](ctx, rows)
-    return [
+    localised = [ctx.localised(entity, r) for r in rows]
+    fields = BUILDERS[entity](ctx, localised)
+    records = [
         _base(entity, row, cites.get(row["id"], [])) | extra
         for row, extra in zip(rows, fields, strict=True)
     ]
+    return records if ctx.api == V1 else [rebase(r, ctx.api) for r in records]
+
+
+def rebase(value: Any, api: str) -> Any:
+    """`value` with every path under /v1 (references' `href`, the `links` of a record) moved
+    under `api`: the builders write v1 paths, and v2 has the same collections by the same names."""
+    if isinstance(value, list):
+        return [rebase(item, api) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: Dict = {}
+    for key, item in value.items():
+        if key == "href" and isinstance(item, str):
+            out[key] = _moved(item, api)
+        elif key == "links" and isinstance(item, dict):
+            out[key] = {name: _moved(path, api) for name, path in item.items()}
+        else:
+            out[key] = rebase(item, api)
+    return out
+
+
+def versioned_href(api: str, entity: str, record_id: str) -> str:
+    return _moved(href(entity, record_id), api)
+
+
+def _moved(path: str, api: str) -> str:
+    return api + path[len(V1) :] if path.startswith(V1 + "/") else path

@@ -1,13 +1,17 @@
-"""The /v1 endpoints: a list and a record for every collection, search and meta."""
+"""The endpoints of an API version: a list and a record for every collection, search, the
+change feed, the export and meta. /v1 and /v2 are built by the same code (`build_router(api)`):
+what differs between them is in `Api` (path prefix, wire schemas, languages)."""
 
 import inspect
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from app import db, sync
@@ -18,7 +22,15 @@ from app.api.problems import ProblemError
 from app.api.v1 import schemas
 from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS, Collection
 from app.api.v1.examples import EXAMPLE_RECORDS
-from app.api.v1.records import COLLECTIONS, Context, build, href, published, table
+from app.api.v1.records import (
+    COLLECTIONS,
+    V1,
+    Context,
+    build,
+    published,
+    table,
+    versioned_href,
+)
 from app.migrate import head_revision
 from app.models import ENTITIES
 from app.settings import PACKAGE_VERSION, Settings
@@ -49,6 +61,42 @@ EntityType = Literal[
     "practice",
     "contact_point",
 ]
+
+
+@dataclass(frozen=True)
+class Api:
+    """One major version of the API."""
+
+    prefix: str
+    record_schemas: dict[str, type[BaseModel]]
+    search_results: type[BaseModel]
+    change_page: type[BaseModel]
+    meta: type[BaseModel]
+    multilingual: bool = False
+    """v2: texts are language maps, narrowed by `lang` or Accept-Language (app.api.v2)."""
+    dependencies: tuple[Any, ...] = ()
+
+    def context(self, request: Request, conn: sa.Connection) -> Context:
+        settings: Settings = request.app.state.settings
+        return Context(
+            conn,
+            personal_contacts=settings.publish_personal_contacts,
+            api=self.prefix,
+            languages=getattr(request.state, "languages", None) if self.multilingual else None,
+        )
+
+    def parameters(self, names: set[str]) -> set[str]:
+        return names | {"lang"} if self.multilingual else names
+
+    def headers(self, ctx: Context | None = None) -> dict[str, str]:
+        """What a multilingual response adds: it varies on Accept-Language, and says which
+        languages its texts are in."""
+        if not self.multilingual:
+            return {}
+        out = {"Vary": "Accept, Accept-Encoding, Accept-Language"}
+        if ctx is not None and ctx.languages_used:
+            out["Content-Language"] = ", ".join(sorted(ctx.languages_used))
+        return out
 
 
 def _camel(words: str) -> str:
@@ -138,12 +186,12 @@ def _page_links(request: Request, next_cursor: str | None) -> tuple[dict[str, An
     return links, headers
 
 
-def _list_endpoint(collection: Collection) -> Callable[..., Response]:
+def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
     filters = [*collection.filters, *COMMON_FILTERS]
     allowed = {f.name for f in filters} | {"q", "limit", "cursor"}
 
     def endpoint(request: Request, conn: sa.Connection, **params: Any) -> Response:
-        check_parameters(request, allowed)
+        check_parameters(request, api.parameters(allowed))
         settings: Settings = request.app.state.settings
         t = table(collection.entity)
         query = sa.select(t)
@@ -181,9 +229,10 @@ def _list_endpoint(collection: Collection) -> Callable[..., Response]:
             if len(rows) > limit
             else None
         )
-        ctx = Context(conn, personal_contacts=settings.publish_personal_contacts)
+        ctx = api.context(request, conn)
         data = build(ctx, collection.entity, rows[:limit])
         links, headers = _page_links(request, next_cursor)
+        headers |= api.headers(ctx)
         return cacheable(
             request,
             {"data": data, "next_cursor": next_cursor, "links": links},
@@ -275,7 +324,7 @@ def _search_and_page_parameters() -> list[inspect.Parameter]:
     ]
 
 
-def _record_endpoint(collection: Collection) -> Callable[..., Response]:
+def _record_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
     singular = collection.entity.replace("_", " ")
 
     def endpoint(
@@ -286,7 +335,7 @@ def _record_endpoint(collection: Collection) -> Callable[..., Response]:
             Path(description=f"The {singular}'s id", examples=[_example_id(collection)]),
         ],
     ) -> Response:
-        check_parameters(request, set())
+        check_parameters(request, api.parameters(set()))
         settings: Settings = request.app.state.settings
         t = table(collection.entity)
         query = published(
@@ -299,12 +348,14 @@ def _record_endpoint(collection: Collection) -> Callable[..., Response]:
         rows = [] if "\x00" in id else conn.execute(query).mappings().all()
         if not rows:
             raise ProblemError(404, f"No {singular} with id {id!r} is published.")
-        ctx = Context(conn, personal_contacts=settings.publish_personal_contacts)
+        ctx = api.context(request, conn)
+        record = build(ctx, collection.entity, rows)[0]
         return cacheable(
             request,
-            build(ctx, collection.entity, rows)[0],
+            record,
             last_modified=_last_modified(conn),
             max_age=settings.cache_max_age,
+            headers=api.headers(ctx),
         )
 
     return endpoint
@@ -314,14 +365,17 @@ def _example_id(collection: Collection) -> str:
     return EXAMPLE_RECORDS[collection.entity]
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix="/v1", dependencies=[Depends(check_accept)])
+def build_router(api: "Api | None" = None) -> APIRouter:
+    api = api or V1_API
+    router = APIRouter(
+        prefix=api.prefix, dependencies=[Depends(check_accept), *map(Depends, api.dependencies)]
+    )
     for collection in COLLECTION_LIST:
         name = _camel(collection.path)
         singular = _camel(collection.entity)
         router.add_api_route(
             f"/{collection.path}",
-            _list_endpoint(collection),
+            _list_endpoint(collection, api),
             methods=["GET"],
             operation_id=f"list{name}",
             summary=f"List {collection.title.lower()}",
@@ -329,31 +383,31 @@ def build_router() -> APIRouter:
                 f"{collection.title}, {DEFAULT_LIMIT} per page by default, in `id` order. "
                 "Filters combine with AND; a repeated filter means OR."
             ),
-            response_model=schemas.Page[collection.schema],  # type: ignore[name-defined]
+            response_model=schemas.Page[api.record_schemas[collection.entity]],  # type: ignore[name-defined]
             tags=[collection.title],
         )
         router.add_api_route(
             f"/{collection.path}/{{id}}",
-            _record_endpoint(collection),
+            _record_endpoint(collection, api),
             methods=["GET"],
             operation_id=f"get{singular}",
             summary=f"Get one {collection.entity.replace('_', ' ')}",
-            response_model=collection.schema,
+            response_model=api.record_schemas[collection.entity],
             tags=[collection.title],
         )
     router.add_api_route(
         "/search",
-        search,
+        _search_endpoint(api),
         methods=["GET"],
         operation_id="search",
         summary="Search every entity",
         description="Full-text search over names and descriptions of every entity, best first.",
-        response_model=schemas.SearchResults,
+        response_model=api.search_results,
         tags=["Search"],
     )
     router.add_api_route(
         "/changes",
-        changes,
+        _changes_endpoint(api),
         methods=["GET"],
         operation_id="listChanges",
         summary="Changes after a sequence number",
@@ -362,22 +416,22 @@ def build_router() -> APIRouter:
             "first, deletes as tombstones. Of each record only its latest change is listed, "
             "with the record as it is now. Apply them in order, store `next_since` with the data, "
             "and ask again. History is kept from `history_start`; an older `since` gets 410: "
-            "take a new snapshot from /v1/export. See docs/SYNC.md."
+            f"take a new snapshot from {api.prefix}/export. See docs/SYNC.md."
         ),
-        response_model=schemas.ChangePage,
+        response_model=api.change_page,
         tags=["Sync"],
     )
     router.add_api_route(
         "/export",
-        export,
+        _export_endpoint(api),
         methods=["GET"],
         operation_id="exportRecords",
         summary="Every current record, as NDJSON",
         description=(
             "A consistent snapshot, streamed: the first line is a header "
             "(`type`: `header`, `dataset_version`, `schema_revision`, `last_seq`, ...), then one "
-            "record per line, as /v1/<collection>/{id} gives it, by entity then id. The snapshot "
-            "plus the changes after its `last_seq` equals the current data."
+            f"record per line, as {api.prefix}/<collection>/{{id}} gives it, by entity then "
+            "id. The snapshot plus the changes after its `last_seq` equals the current data."
         ),
         response_class=Response,
         responses={
@@ -390,11 +444,11 @@ def build_router() -> APIRouter:
     )
     router.add_api_route(
         "/meta",
-        meta,
+        _meta_endpoint(api),
         methods=["GET"],
         operation_id="getMeta",
         summary="About the data set",
-        response_model=schemas.Meta,
+        response_model=api.meta,
         tags=["Meta"],
     )
     return router
@@ -404,180 +458,207 @@ CHANGES_DEFAULT_LIMIT = 500
 CHANGES_MAX_LIMIT = 1000
 
 
-def changes(
-    request: Request,
-    conn: Annotated[sa.Connection, Depends(connection)],
-    since: Annotated[
-        int,
-        Query(
-            ge=0,
-            description="The last change number the client has applied (0: from the start)",
-            examples=[0],
-        ),
-    ] = 0,
-    limit: Annotated[
-        int,
-        Query(
-            ge=1,
-            le=CHANGES_MAX_LIMIT,
-            description=(
-                f"Changes per page (default {CHANGES_DEFAULT_LIMIT}, at most {CHANGES_MAX_LIMIT})"
+def _changes_endpoint(api: Api) -> Callable[..., Response]:
+    def changes(
+        request: Request,
+        conn: Annotated[sa.Connection, Depends(connection)],
+        since: Annotated[
+            int,
+            Query(
+                ge=0,
+                description="The last change number the client has applied (0: from the start)",
+                examples=[0],
             ),
-        ),
-    ] = CHANGES_DEFAULT_LIMIT,
-) -> Response:
-    check_parameters(request, {"since", "limit"})
-    settings: Settings = request.app.state.settings
-    try:
-        page = sync.changes(
-            conn, since, limit, personal_contacts=settings.publish_personal_contacts
-        )
-    except sync.HistoryGone as gone:
-        raise ProblemError(
-            410,
-            f"Changes after {gone.since} are no longer kept (history starts at "
-            f"{gone.history_start}). Take a new snapshot from /v1/export, then ask for the "
-            "changes after its last_seq.",
-            history_start=gone.history_start,
-            snapshot="/v1/export",
-        ) from None
-    except sync.SinceInFuture as future:
-        raise ProblemError(
-            400,
-            f"since={future.since} is after the last change ({future.last_seq}).",
-            errors=[{"parameter": "since", "in": "query", "message": "after the last change"}],
-        ) from None
-    page["links"] = {
-        "self": f"/v1/changes?since={since}&limit={limit}",
-        "next": f"/v1/changes?since={page['next_since']}&limit={limit}",
-    }
-    return cacheable(
-        request,
-        page,
-        last_modified=_last_modified(conn),
-        max_age=settings.cache_max_age,
-    )
-
-
-def export(
-    request: Request,
-    type: Annotated[
-        list[EntityType] | None,
-        Query(
-            description="Only records of these entity types; repeat it for several",
-            examples=["city"],
-        ),
-    ] = None,
-) -> Response:
-    """Every current record as NDJSON, streamed: a header line, then one record per line."""
-    check_parameters(request, {"type"})
-    settings: Settings = request.app.state.settings
-    types: list[str] | None = [t for t in ENTITIES if t in set(type)] if type else None
-    conn = db.read_transaction(request.app.state.engine)
-    try:
-        header = sync.export_header(conn, types)
-        last_modified = _last_modified(conn)
-    except BaseException:
-        conn.close()
-        raise
-    # The export is a function of the data set state, the options and this code's version.
-    identity = pagination.fingerprint(
-        "export",
-        {
-            "header": header,
-            "personal": settings.publish_personal_contacts,
-            "code": PACKAGE_VERSION,
-        },
-    )
-    return streamed_ndjson(
-        request,
-        conn,
-        sync.export_lines(
-            conn,
-            types,
-            personal_contacts=settings.publish_personal_contacts,
-            batch_timeout=settings.request_timeout,
-        ),
-        identity=identity,
-        last_modified=last_modified,
-        max_age=settings.cache_max_age,
-    )
-
-
-def search(
-    request: Request,
-    conn: Annotated[sa.Connection, Depends(connection)],
-    q: Annotated[
-        str,
-        Query(
-            min_length=1,
-            max_length=search_index.MAX_QUERY_LENGTH,
-            description="Words to find; every word must match (no query syntax)",
-            examples=["hotline"],
-        ),
-    ],
-    type: Annotated[
-        list[EntityType] | None,
-        Query(
-            description="Only these entity types; repeat it to allow several",
-            examples=["practice"],
-            max_length=MAX_VALUES,
-        ),
-    ] = None,
-    limit: Annotated[
-        int,
-        Query(ge=1, le=MAX_LIMIT, description=f"Hits per page (default {DEFAULT_LIMIT})"),
-    ] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=pagination.MAX_CURSOR_LENGTH, description="Opaque cursor of the next page"
-        ),
-    ] = None,
-) -> Response:
-    check_parameters(request, {"q", "type", "limit", "cursor"})
-    settings: Settings = request.app.state.settings
-    words = search_index.words(q)
-    types: list[str] | None = sorted(set(type)) if type else None
-    scope = pagination.fingerprint("search", {"q": words, "type": types})
-    after = None
-    if cursor is not None:
-        rank, entity_type, entity_id = pagination.position(
-            pagination.decode(settings.cursor_secret, scope, cursor), float | int, str, str
-        )
-        after = (float(rank), entity_type, entity_id)
-    hits = search_index.search(conn, q, types=types, limit=limit + 1, after=after) if words else []
-    next_cursor = None
-    if len(hits) > limit:
-        last = hits[limit - 1]
-        next_cursor = pagination.encode(
-            settings.cursor_secret, scope, [last["rank"], last["entity_type"], last["entity_id"]]
-        )
-    ctx = Context(conn, personal_contacts=settings.publish_personal_contacts)
-    by_type: dict[str, list[str]] = {}
-    for hit in hits[:limit]:
-        by_type.setdefault(hit["entity_type"], []).append(hit["entity_id"])
-    names = {(e, i): n for e, ids in by_type.items() for i, n in ctx.names(e, ids).items()}
-    data = [
-        {
-            "id": hit["entity_id"],
-            "type": hit["entity_type"],
-            "name": names[(hit["entity_type"], hit["entity_id"])],
-            "href": href(hit["entity_type"], hit["entity_id"]),
-            "rank": round(float(hit["rank"]), 6),
-            "snippet": hit["snippet"] or None,
+        ] = 0,
+        limit: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=CHANGES_MAX_LIMIT,
+                description=(
+                    f"Changes per page (default {CHANGES_DEFAULT_LIMIT}, "
+                    f"at most {CHANGES_MAX_LIMIT})"
+                ),
+            ),
+        ] = CHANGES_DEFAULT_LIMIT,
+    ) -> Response:
+        check_parameters(request, api.parameters({"since", "limit"}))
+        settings: Settings = request.app.state.settings
+        ctx = api.context(request, conn)
+        try:
+            page = sync.changes(
+                conn,
+                since,
+                limit,
+                personal_contacts=settings.publish_personal_contacts,
+                api=api.prefix,
+                languages=ctx.languages,
+            )
+        except sync.HistoryGone as gone:
+            raise ProblemError(
+                410,
+                f"Changes after {gone.since} are no longer kept (history starts at "
+                f"{gone.history_start}). Take a new snapshot from {api.prefix}/export, then "
+                "ask for the changes after its last_seq.",
+                history_start=gone.history_start,
+                snapshot=f"{api.prefix}/export",
+            ) from None
+        except sync.SinceInFuture as future:
+            raise ProblemError(
+                400,
+                f"since={future.since} is after the last change ({future.last_seq}).",
+                errors=[{"parameter": "since", "in": "query", "message": "after the last change"}],
+            ) from None
+        page["links"] = {
+            "self": f"{api.prefix}/changes?since={since}&limit={limit}",
+            "next": f"{api.prefix}/changes?since={page['next_since']}&limit={limit}",
         }
-        for hit in hits[:limit]
-        if (hit["entity_type"], hit["entity_id"]) in names
-    ]
-    links, headers = _page_links(request, next_cursor)
-    return cacheable(
-        request,
-        {"query": " ".join(words), "data": data, "next_cursor": next_cursor, "links": links},
-        last_modified=_last_modified(conn),
-        max_age=settings.cache_max_age,
-        headers=headers,
-    )
+        return cacheable(
+            request,
+            page,
+            last_modified=_last_modified(conn),
+            max_age=settings.cache_max_age,
+            headers=api.headers(ctx),
+        )
+
+    return changes
+
+
+def _export_endpoint(api: Api) -> Callable[..., Response]:
+    def export(
+        request: Request,
+        type: Annotated[
+            list[EntityType] | None,
+            Query(
+                description="Only records of these entity types; repeat it for several",
+                examples=["city"],
+            ),
+        ] = None,
+    ) -> Response:
+        """Every current record as NDJSON, streamed: a header line, then one record per line."""
+        check_parameters(request, api.parameters({"type"}))
+        languages = getattr(request.state, "languages", None) if api.multilingual else None
+        settings: Settings = request.app.state.settings
+        types: list[str] | None = [t for t in ENTITIES if t in set(type)] if type else None
+        conn = db.read_transaction(request.app.state.engine)
+        try:
+            header = sync.export_header(conn, types, api.prefix)
+            last_modified = _last_modified(conn)
+        except BaseException:
+            conn.close()
+            raise
+        # The export is a function of the data set state, the options and this code's version.
+        identity = pagination.fingerprint(
+            "export",
+            {
+                "header": header,
+                "personal": settings.publish_personal_contacts,
+                **({"languages": languages} if languages else {}),
+                "code": PACKAGE_VERSION,
+            },
+        )
+        return streamed_ndjson(
+            request,
+            conn,
+            sync.export_lines(
+                conn,
+                types,
+                personal_contacts=settings.publish_personal_contacts,
+                batch_timeout=settings.request_timeout,
+                api=api.prefix,
+                languages=languages,
+            ),
+            identity=identity,
+            last_modified=last_modified,
+            max_age=settings.cache_max_age,
+            headers=api.headers(),
+        )
+
+    return export
+
+
+def _search_endpoint(api: Api) -> Callable[..., Response]:
+    def search(
+        request: Request,
+        conn: Annotated[sa.Connection, Depends(connection)],
+        q: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=search_index.MAX_QUERY_LENGTH,
+                description="Words to find; every word must match (no query syntax)",
+                examples=["hotline"],
+            ),
+        ],
+        type: Annotated[
+            list[EntityType] | None,
+            Query(
+                description="Only these entity types; repeat it to allow several",
+                examples=["practice"],
+                max_length=MAX_VALUES,
+            ),
+        ] = None,
+        limit: Annotated[
+            int,
+            Query(ge=1, le=MAX_LIMIT, description=f"Hits per page (default {DEFAULT_LIMIT})"),
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=pagination.MAX_CURSOR_LENGTH,
+                description="Opaque cursor of the next page",
+            ),
+        ] = None,
+    ) -> Response:
+        check_parameters(request, api.parameters({"q", "type", "limit", "cursor"}))
+        settings: Settings = request.app.state.settings
+        words = search_index.words(q)
+        types: list[str] | None = sorted(set(type)) if type else None
+        scope = pagination.fingerprint("search", {"q": words, "type": types})
+        after = None
+        if cursor is not None:
+            rank, entity_type, entity_id = pagination.position(
+                pagination.decode(settings.cursor_secret, scope, cursor), float | int, str, str
+            )
+            after = (float(rank), entity_type, entity_id)
+        hits = (
+            search_index.search(conn, q, types=types, limit=limit + 1, after=after) if words else []
+        )
+        next_cursor = None
+        if len(hits) > limit:
+            last = hits[limit - 1]
+            next_cursor = pagination.encode(
+                settings.cursor_secret,
+                scope,
+                [last["rank"], last["entity_type"], last["entity_id"]],
+            )
+        ctx = api.context(request, conn)
+        by_type: dict[str, list[str]] = {}
+        for hit in hits[:limit]:
+            by_type.setdefault(hit["entity_type"], []).append(hit["entity_id"])
+        names = {(e, i): n for e, ids in by_type.items() for i, n in ctx.names(e, ids).items()}
+        data = [
+            {
+                "id": hit["entity_id"],
+                "type": hit["entity_type"],
+                "name": names[(hit["entity_type"], hit["entity_id"])],
+                "href": versioned_href(api.prefix, hit["entity_type"], hit["entity_id"]),
+                "rank": round(float(hit["rank"]), 6),
+                "snippet": hit["snippet"] or None,
+            }
+            for hit in hits[:limit]
+            if (hit["entity_type"], hit["entity_id"]) in names
+        ]
+        links, headers = _page_links(request, next_cursor)
+        return cacheable(
+            request,
+            {"query": " ".join(words), "data": data, "next_cursor": next_cursor, "links": links},
+            last_modified=_last_modified(conn),
+            max_age=settings.cache_max_age,
+            headers=headers | api.headers(ctx),
+        )
+
+    return search
 
 
 _COUNTS: dict[tuple[int, bool], dict[str, int]] = {}
@@ -599,27 +680,46 @@ def _counts(conn: sa.Connection, last_seq: int, personal: bool) -> dict[str, int
     return _COUNTS[key]
 
 
-def meta(request: Request, conn: Annotated[sa.Connection, Depends(connection)]) -> Response:
-    check_parameters(request, set())
-    settings: Settings = request.app.state.settings
-    state = sync.state(conn)
-    if state["dataset_version"] is None:
-        raise ProblemError(503, "No data set is loaded yet.", headers={"Retry-After": "30"})
-    contact = {"email": settings.contact_email, "url": settings.contact_url}
-    return cacheable(
-        request,
-        {
-            "dataset_version": state["dataset_version"],
-            "content_digest": state["content_digest"],
-            "schema_revision": head_revision(),
-            "last_seq": state["last_seq"],
-            "history_start": state["history_start"],
-            "loaded_at": state["loaded_at"],
-            "record_counts": _counts(conn, state["last_seq"], settings.publish_personal_contacts),
-            "licence": LICENCE,
-            "contact": contact,
-            "links": {"self": "/v1/meta", "sources": "/v1/sources", "openapi": "/v1/openapi.json"},
-        },
-        last_modified=state["loaded_at"],
-        max_age=settings.cache_max_age,
-    )
+def _meta_endpoint(api: Api) -> Callable[..., Response]:
+    def meta(request: Request, conn: Annotated[sa.Connection, Depends(connection)]) -> Response:
+        check_parameters(request, api.parameters(set()))
+        settings: Settings = request.app.state.settings
+        state = sync.state(conn)
+        if state["dataset_version"] is None:
+            raise ProblemError(503, "No data set is loaded yet.", headers={"Retry-After": "30"})
+        contact = {"email": settings.contact_email, "url": settings.contact_url}
+        return cacheable(
+            request,
+            {
+                "dataset_version": state["dataset_version"],
+                "content_digest": state["content_digest"],
+                "schema_revision": head_revision(),
+                "last_seq": state["last_seq"],
+                "history_start": state["history_start"],
+                "loaded_at": state["loaded_at"],
+                "record_counts": _counts(
+                    conn, state["last_seq"], settings.publish_personal_contacts
+                ),
+                "licence": LICENCE,
+                "contact": contact,
+                "links": {
+                    "self": f"{api.prefix}/meta",
+                    "sources": f"{api.prefix}/sources",
+                    "openapi": f"{api.prefix}/openapi.json",
+                },
+            },
+            last_modified=state["loaded_at"],
+            max_age=settings.cache_max_age,
+            headers=api.headers(),
+        )
+
+    return meta
+
+
+V1_API = Api(
+    prefix=V1,
+    record_schemas={c.entity: c.schema for c in COLLECTION_LIST},
+    search_results=schemas.SearchResults,
+    change_page=schemas.ChangePage,
+    meta=schemas.Meta,
+)

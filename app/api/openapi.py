@@ -89,8 +89,12 @@ def finish(spec: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             ok = responses["200"]
             headers = {name: _header(text) for name, text in CACHE_HEADERS.items()}
-            if "{id}" not in path and path not in ("/v1/meta",):
+            if "{id}" not in path and path not in ("/v1/meta", "/v1/graph", "/v1/graph.svg"):
                 headers["Link"] = _header('The next page: <URL>; rel="next" (absent on the last)')
+            if "text/csv" in ok.get("content", {}):
+                headers["Content-Disposition"] = _header(
+                    'With CSV: attachment; filename="<collection>.csv"'
+                )
             ok["headers"] = headers
             responses["304"] = {
                 "description": "Not Modified: the client's copy (If-None-Match) is current",

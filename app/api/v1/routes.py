@@ -28,7 +28,7 @@ from app.settings import PACKAGE_VERSION, Settings
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_VALUES = 50  # values of one repeated filter
-SINGLE_VALUED = {"limit", "cursor", "q", "updated_since"}
+SINGLE_VALUED = {"limit", "cursor", "q", "updated_since", "format"}
 LICENCE = {
     "name": "CC BY 4.0",
     "url": "https://creativecommons.org/licenses/by/4.0/",

@@ -26,6 +26,10 @@ order; the next page is in `next_cursor`, `links.next` and the `Link` header. Fi
 AND; a repeated filter means OR; an unknown parameter is a 400 problem. Every record carries its
 relationships as references (`id`, `type`, `name`, `href`) and its `sources`.
 
+**CSV and the graph.** Every list answers in CSV too (`format=csv` or `Accept: text/csv`: every
+matching record, flattened as docs/API.md says). `/v1/graph` gives the prevention model as nodes
+and typed edges, and `/v1/graph.svg` draws it.
+
 **Caching.** Every 200 has a strong `ETag` and `Last-Modified`; send `If-None-Match` to get 304.
 
 **Errors** are RFC 9457 `application/problem+json`.

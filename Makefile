@@ -11,7 +11,8 @@ SCN    := $(BIN)/scn
 # picture). Installed when missing, so a fresh machine needs nothing by hand (apt needs root).
 TEST_PACKAGES := chromium graphviz
 
-.PHONY: run test install db load lint format typecheck pytest pytest-fast clean system-packages
+.PHONY: run test install db load lint format typecheck pytest pytest-fast clean system-packages \
+	model-picture docs-screenshot
 
 run: load ## Set everything up on the default SQLite database and serve the API
 	$(SCN) serve
@@ -49,6 +50,12 @@ pytest: install system-packages
 
 pytest-fast: install ## The suite without tests marked slow
 	$(BIN)/pytest -m "not slow"
+
+model-picture: load ## Redraw docs/img/model.svg from seeds/ (tests/test_graph.py says when it is due)
+	$(SCN) graph -o docs/img/model.svg
+
+docs-screenshot: install system-packages ## Retake docs/img/docs.png (/docs in headless Chromium)
+	UPDATE_DOCS_SCREENSHOT=1 $(BIN)/pytest -q tests/test_docs_browser.py
 
 system-packages:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

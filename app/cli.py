@@ -1,4 +1,4 @@
-"""The `scn` command line: serve, db, load, export, mirror, history, openapi."""
+"""The `scn` command line: serve, db, load, export, graph, mirror, history, openapi."""
 
 import contextlib
 import sys
@@ -224,6 +224,46 @@ def export_command(
         _fail(f"cannot read the database {_safe_url(url)}: {exc.orig}", 2)
     finally:
         engine.dispose()
+
+
+@cli.command("graph")
+def graph_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; default: stdout")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Write the graph as /v1/graph gives it, not SVG")
+    ] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Draw the whole prevention model as SVG (what /v1/graph.svg serves; docs/img/model.svg)."""
+    import json
+
+    from app.api.v1 import graph
+
+    url = _database_url(database)
+    engine = create_engine(url)
+    try:
+        with contextlib.closing(read_transaction(engine)) as connection:
+            model = graph.build_graph(connection, graph.Query())
+    except graph.GraphTooBig as too_big:
+        _fail(str(too_big))
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot read the database {_safe_url(url)}: {exc.orig}", 2)
+    finally:
+        engine.dispose()
+    if as_json:
+        body = (json.dumps(model, indent=2, ensure_ascii=False) + "\n").encode()
+    else:
+        try:
+            body = graph.render_svg(model)
+        except (graph.DrawingFailed, graph.GraphTooBig) as failed:
+            _fail(str(failed))
+    if output is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(body)
 
 
 @cli.command("mirror")

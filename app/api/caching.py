@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
+SVG = "image/svg+xml"
 GZIP_MINIMUM = 1024  # bytes: below this, compressing costs more than it saves
 
 
@@ -80,8 +81,9 @@ def cacheable(
     headers: dict[str, str] | None = None,
     media_type: str = JSON,
 ) -> Response:
-    """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it."""
-    body = render(payload)
+    """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it.
+    `payload` is rendered as JSON, unless it is the body's bytes already (SVG)."""
+    body = payload if isinstance(payload, bytes) else render(payload)
     use_gzip = len(body) >= GZIP_MINIMUM and _accepts_gzip(request)
     common, etags = _validators(etag_of(body), use_gzip, max_age, last_modified)
     common.update(headers or {})
@@ -99,7 +101,7 @@ def cacheable(
     return Response(body, media_type=media_type, headers=common)
 
 
-def streamed_ndjson(
+def streamed(
     request: Request,
     connection: sa.Connection,
     lines: Iterator[bytes],
@@ -107,6 +109,7 @@ def streamed_ndjson(
     identity: str,
     last_modified: datetime | None,
     max_age: int,
+    media_type: str,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """Stream `lines` (read on `connection`, closed at the end) with caching headers.
@@ -116,11 +119,11 @@ def streamed_ndjson(
     """
     use_gzip = _accepts_gzip(request)
     common, etags = _validators(f'"{identity}"', use_gzip, max_age, last_modified)
-    headers = common | (headers or {})
+    common.update(headers or {})
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and _etag_matches(if_none_match, etags):
         connection.close()
-        return Response(status_code=304, headers=headers)
+        return Response(status_code=304, headers=common)
 
     def body() -> Iterator[bytes]:
         try:
@@ -137,5 +140,5 @@ def streamed_ndjson(
             connection.close()
 
     if use_gzip:
-        headers["Content-Encoding"] = "gzip"
-    return StreamingResponse(body(), media_type=NDJSON, headers=headers)
+        common["Content-Encoding"] = "gzip"
+    return StreamingResponse(body(), media_type=media_type, headers=common)

@@ -30,6 +30,10 @@ order; the next page is in `next_cursor`, `links.next` and the `Link` header. Fi
 AND; a repeated filter means OR; an unknown parameter is a 400 problem. Every record carries its
 relationships as references (`id`, `type`, `name`, `href`) and its `sources`.
 
+**CSV and the graph.** Every list answers in CSV too (`format=csv` or `Accept: text/csv`: every
+matching record, flattened as docs/API.md says). `/v1/graph` gives the prevention model as nodes
+and typed edges, and `/v1/graph.svg` draws it.
+
 **Caching.** Every 200 has a strong `ETag` and `Last-Modified`; send `If-None-Match` to get 304.
 
 **Errors** are RFC 9457 `application/problem+json`.
@@ -111,8 +115,13 @@ def finish(spec: dict[str, Any], extra_headers: dict[str, str] | None = None) ->
             responses.pop("422", None)
             ok = responses["200"]
             headers = {name: _header(text) for name, text in CACHE_HEADERS.items()}
-            if "{id}" not in path and not path.endswith("/meta"):
+            unpaged = path.endswith(("/meta", "/graph", "/graph.svg"))
+            if "{id}" not in path and not unpaged:
                 headers["Link"] = _header('The next page: <URL>; rel="next" (absent on the last)')
+            if "text/csv" in ok.get("content", {}):
+                headers["Content-Disposition"] = _header(
+                    'With CSV: attachment; filename="<collection>.csv"'
+                )
             headers |= {name: _header(text) for name, text in (extra_headers or {}).items()}
             ok["headers"] = headers
             responses["304"] = {

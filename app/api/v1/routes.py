@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -17,17 +18,19 @@ from starlette.responses import Response
 from app import db, sync
 from app import search as search_index
 from app.api import pagination
-from app.api.caching import NDJSON, cacheable, streamed_ndjson
-from app.api.problems import ProblemError
-from app.api.v1 import schemas
+from app.api.caching import JSON, NDJSON, SVG, cacheable, streamed
+from app.api.problems import PROBLEM_JSON, ProblemError
+from app.api.v1 import csv_lists, graph, schemas
 from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS, Collection
-from app.api.v1.examples import EXAMPLE_RECORDS
+from app.api.v1.csv_lists import CSV
+from app.api.v1.examples import EXAMPLE_RECORDS, stored_examples
 from app.api.v1.records import (
     COLLECTIONS,
     V1,
     Context,
     build,
     published,
+    rebase,
     table,
     versioned_href,
 )
@@ -38,7 +41,7 @@ from app.settings import PACKAGE_VERSION, Settings
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_VALUES = 50  # values of one repeated filter
-SINGLE_VALUED = {"limit", "cursor", "q", "updated_since"}
+SINGLE_VALUED = {"limit", "cursor", "q", "updated_since", "format"}
 LICENCE = {
     "name": "CC BY 4.0",
     "url": "https://creativecommons.org/licenses/by/4.0/",
@@ -117,30 +120,61 @@ def connection(request: Request) -> Iterator[sa.Connection]:
         conn.close()
 
 
-def check_accept(request: Request) -> None:
-    """406 unless the client accepts JSON (or anything)."""
+JSON_TYPES = (JSON, PROBLEM_JSON)
+OFFERED: dict[str, tuple[str, ...]] = {}
+"""Route path -> the media types it answers in, first preferred; a route not named answers JSON."""
+
+
+def _accepted(request: Request) -> list[tuple[str, float]]:
+    """The Accept header as (media range, quality) pairs; no header accepts anything."""
     accept = request.headers.get("accept")
     if not accept:
-        return
+        return [("*/*", 1.0)]
+    ranges = []
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
-        media = media.strip().lower()
         quality = 1.0
         for param in params.split(";"):
             name, _, value = param.strip().partition("=")
-            if name == "q":
+            if name.strip() == "q":
                 try:
                     quality = float(value)
                 except ValueError:
                     quality = 0
-        if quality > 0 and media in (
-            "*/*",
-            "application/*",
-            "application/json",
-            "application/problem+json",
-        ):
-            return
-    raise ProblemError(406, "This API answers in JSON only: accept application/json.")
+        ranges.append((media.strip().lower(), quality))
+    return ranges
+
+
+def _quality(media: str, ranges: list[tuple[str, float]]) -> float:
+    family = media.split("/")[0] + "/*"
+    for candidates in ((media,), (family,), ("*/*",)):
+        qualities = [q for m, q in ranges if m in candidates]
+        if qualities:
+            return max(qualities)
+    return 0.0
+
+
+def preferred(request: Request, offered: tuple[str, ...]) -> str | None:
+    """The offered media type the client prefers (ties: the first offered), or None."""
+    ranges = _accepted(request)
+    best, best_quality = None, 0.0
+    for media in offered:
+        quality = max(
+            _quality(m, ranges) for m in ([media, PROBLEM_JSON] if media == JSON else [media])
+        )
+        if quality > best_quality:
+            best, best_quality = media, quality
+    return best
+
+
+def check_accept(request: Request) -> None:
+    """406 unless the client accepts a media type the route answers in (JSON for most)."""
+    route = request.scope.get("route")
+    offered = OFFERED.get(getattr(route, "path", ""), (JSON,))
+    if preferred(request, offered) is None:
+        if offered == (JSON,):
+            raise ProblemError(406, "This API answers in JSON only: accept application/json.")
+        raise ProblemError(406, f"This endpoint answers in {' or '.join(offered)}: accept one.")
 
 
 def check_parameters(request: Request, allowed: set[str]) -> None:
@@ -186,9 +220,19 @@ def _page_links(request: Request, next_cursor: str | None) -> tuple[dict[str, An
     return links, headers
 
 
+class ListFormat(StrEnum):
+    """The representation of a list: a JSON page, or every matching record as CSV."""
+
+    JSON = "json"
+    CSV = "csv"
+
+
+CSV_BATCH = 500
+
+
 def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
     filters = [*collection.filters, *COMMON_FILTERS]
-    allowed = {f.name for f in filters} | {"q", "limit", "cursor"}
+    allowed = {f.name for f in filters} | {"q", "limit", "cursor", "format"}
 
     def endpoint(request: Request, conn: sa.Connection, **params: Any) -> Response:
         check_parameters(request, api.parameters(allowed))
@@ -222,6 +266,14 @@ def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
                 pagination.decode(settings.cursor_secret, scope, cursor), str
             )
             query = query.where(t.c.id > after)
+        chosen = params.get("format")
+        if chosen is None:
+            wanted = preferred(request, (JSON, CSV))
+        else:
+            wanted = CSV if chosen == ListFormat.CSV else JSON
+        if wanted == CSV:
+            explicit_limit = params["limit"] if "limit" in request.query_params else None
+            return _csv_list(request, api, collection, query, applied, cursor, explicit_limit)
         limit: int = params["limit"]
         rows = conn.execute(query.order_by(t.c.id).limit(limit + 1)).mappings().all()
         next_cursor = (
@@ -274,8 +326,93 @@ def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
             )
         )
     parameters += _search_and_page_parameters()
+    parameters.append(
+        inspect.Parameter(
+            "format",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                ListFormat | None,
+                Query(
+                    description=(
+                        "`json` (default): one page; `csv`: every record that matches the "
+                        "filters, as CSV (see docs/API.md for the flattening rules). Overrides "
+                        "the Accept header (`Accept: text/csv` asks for CSV too)."
+                    ),
+                    examples=["csv"],
+                ),
+            ],
+        )
+    )
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return endpoint
+
+
+def _csv_list(
+    request: Request,
+    api: "Api",
+    collection: Collection,
+    query: sa.Select[Any],
+    applied: dict[str, Any],
+    cursor: str | None,
+    limit: int | None,
+) -> Response:
+    """Every record of `query` as CSV, streamed in batches from a read transaction of its own
+    (so the rows and the ETag describe one state of the data)."""
+    settings: Settings = request.app.state.settings
+    t = table(collection.entity)
+    conn = db.read_transaction(request.app.state.engine)
+    try:
+        state = sync.state(conn)
+        last_modified = _last_modified(conn)
+    except BaseException:
+        conn.close()
+        raise
+    identity = pagination.fingerprint(
+        "csv",
+        {
+            "collection": collection.path,
+            "filters": applied,
+            "cursor": cursor,
+            "limit": limit,
+            "data": [state["last_seq"], state["content_digest"]],
+            "personal": settings.publish_personal_contacts,
+            "code": PACKAGE_VERSION,
+            "api": api.prefix,
+            "languages": getattr(request.state, "languages", None) if api.multilingual else None,
+        },
+    )
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        ctx = api.context(request, conn)
+        remaining = limit
+        after: str | None = None
+        while remaining is None or remaining > 0:
+            size = CSV_BATCH if remaining is None else min(CSV_BATCH, remaining)
+            page = query if after is None else query.where(t.c.id > after)
+            # Each batch gets its own deadline: a long list is many short statements.
+            db.set_deadline(conn, settings.request_timeout)
+            rows = conn.execute(page.order_by(t.c.id).limit(size)).mappings().all()
+            if not rows:
+                return
+            yield build(ctx, collection.entity, rows)
+            after = rows[-1]["id"]
+            if remaining is not None:
+                remaining -= len(rows)
+
+    return streamed(
+        request,
+        conn,
+        csv_lists.lines(csv_lists.columns(api.record_schemas[collection.entity]), batches()),
+        identity=identity,
+        last_modified=last_modified,
+        max_age=settings.cache_max_age,
+        media_type=csv_lists.CSV_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{csv_lists.filename(collection.path)}"'
+        }
+        | api.headers(),
+    )
 
 
 def _search_and_page_parameters() -> list[inspect.Parameter]:
@@ -365,6 +502,14 @@ def _example_id(collection: Collection) -> str:
     return EXAMPLE_RECORDS[collection.entity]
 
 
+def _csv_example(collection: Collection, api: "Api") -> dict[str, Any]:
+    header = csv_lists.columns(api.record_schemas[collection.entity])
+    example = stored_examples(api.prefix).get(collection.entity)
+    rows = [example] if example else []
+    text = b"".join(csv_lists.lines(header, iter([rows]))).decode()
+    return {"schema": {"type": "string"}, "example": text}
+
+
 def build_router(api: "Api | None" = None) -> APIRouter:
     api = api or V1_API
     router = APIRouter(
@@ -384,8 +529,10 @@ def build_router(api: "Api | None" = None) -> APIRouter:
                 "Filters combine with AND; a repeated filter means OR."
             ),
             response_model=schemas.Page[api.record_schemas[collection.entity]],  # type: ignore[name-defined]
+            responses={200: {"content": {CSV: _csv_example(collection, api)}}},
             tags=[collection.title],
         )
+        OFFERED[f"{api.prefix}/{collection.path}"] = (JSON, CSV)
         router.add_api_route(
             f"/{collection.path}/{{id}}",
             _record_endpoint(collection, api),
@@ -442,6 +589,39 @@ def build_router(api: "Api | None" = None) -> APIRouter:
         },
         tags=["Sync"],
     )
+    graph_json, graph_svg = _graph_endpoints(api)
+    router.add_api_route(
+        "/graph",
+        graph_json,
+        methods=["GET"],
+        operation_id="getGraph",
+        summary="The prevention model as a graph",
+        description=GRAPH_DESCRIPTION,
+        response_model=schemas.Graph,
+        tags=["Graph"],
+    )
+    router.add_api_route(
+        "/graph.svg",
+        graph_svg,
+        methods=["GET"],
+        operation_id="getGraphPicture",
+        summary="The prevention model, drawn",
+        description=(
+            "The graph that /v1/graph gives for the same parameters, drawn by Graphviz as SVG: "
+            "organisations are blue boxes, cooperations orange hexagons, practices green notes, "
+            "cities red houses; every node links to its record. At most "
+            f"{graph.MAX_DRAWN_NODES} nodes are drawn (more: 400)."
+        ),
+        response_class=Response,
+        responses={
+            200: {
+                "content": {SVG: {"schema": {"type": "string"}}},
+                "description": "An SVG picture",
+            }
+        },
+        tags=["Graph"],
+    )
+    OFFERED[f"{api.prefix}/graph.svg"] = (SVG,)
     router.add_api_route(
         "/meta",
         _meta_endpoint(api),
@@ -452,6 +632,153 @@ def build_router(api: "Api | None" = None) -> APIRouter:
         tags=["Meta"],
     )
     return router
+
+
+# --- the prevention model as a graph ------------------------------------------------------
+
+GRAPH_PARAMETERS = {"type", "edge", "organisation", "cooperation", "practice", "city"} | {
+    "depth",
+    "country",
+}
+EDGE_HELP = "\n".join(
+    f"- `{edge.value}`: {graph.EDGE_DESCRIPTIONS[edge]}" for edge in graph.EdgeType
+)
+GRAPH_DESCRIPTION = (
+    "Nodes are organisations, cooperations, practices and cities; an edge reads "
+    '"source <type> target" and comes from a relationship a record owns (the `edge` parameter '
+    "lists every type). Without a neighbourhood parameter it is the whole model; with "
+    "`organisation`, `cooperation`, `practice` or `city` it is the nodes within `depth` edges of "
+    "those records (either direction, over the edge types asked for) and the edges among them. "
+    "`type` and `country` then choose which of those nodes are shown. A graph of more than "
+    f'{graph.MAX_NODES} nodes is refused (400): narrow it. See docs/API.md, "The model as a '
+    'graph".'
+)
+
+
+def _focus(description: str, example: str) -> Any:
+    return Query(
+        description=f"The neighbourhood of this {description} (its id); repeat it for several",
+        examples=[example],
+        max_length=MAX_VALUES,
+    )
+
+
+def graph_query(
+    request: Request,
+    type: Annotated[
+        list[graph.NodeType] | None,
+        Query(
+            description="Only nodes of these types (default: all four); repeat it for several",
+            examples=["practice"],
+            max_length=MAX_VALUES,
+        ),
+    ] = None,
+    edge: Annotated[
+        list[graph.EdgeType] | None,
+        Query(
+            description="Only edges of these types (default: all); repeat it for several. "
+            'The types, each read "source <type> target":\n\n' + EDGE_HELP,
+            examples=["member_of"],
+            max_length=MAX_VALUES,
+        ),
+    ] = None,
+    organisation: Annotated[list[str] | None, _focus("organisation", "pet")] = None,
+    cooperation: Annotated[list[str] | None, _focus("cooperation", "ssp")] = None,
+    practice: Annotated[list[str] | None, _focus("practice", "cocora")] = None,
+    city: Annotated[list[str] | None, _focus("city", "viborg")] = None,
+    depth: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=graph.MAX_DEPTH,
+            description=(
+                f"How many edges away from the neighbourhood's records nodes may be (1 to "
+                f"{graph.MAX_DEPTH}, default 1); without a neighbourhood parameter it has no effect"
+            ),
+            examples=[2],
+        ),
+    ] = 1,
+    country: Annotated[
+        list[str] | None,
+        Query(
+            description="Only nodes of this country (its id); repeat it for several",
+            examples=["dk"],
+            max_length=MAX_VALUES,
+        ),
+    ] = None,
+) -> graph.Query:
+    focus = {
+        (node_type, record_id)
+        for node_type, ids in (
+            (graph.NodeType.ORGANISATION, organisation),
+            (graph.NodeType.COOPERATION, cooperation),
+            (graph.NodeType.PRACTICE, practice),
+            (graph.NodeType.CITY, city),
+        )
+        for record_id in ids or ()
+    }
+    return graph.Query(
+        types=set(type or graph.NodeType),
+        edges=set(edge or graph.EdgeType),
+        focus=focus,
+        depth=depth,
+        countries=set(country or ()),
+    )
+
+
+GraphQuery = Annotated[graph.Query, Depends(graph_query)]
+
+
+def _graph(conn: sa.Connection, query: graph.Query) -> dict[str, Any]:
+    try:
+        return graph.build_graph(conn, query)
+    except graph.GraphTooBig as too_big:
+        raise ProblemError(400, str(too_big)) from None
+
+
+def _graph_endpoints(api: "Api") -> tuple[Callable[..., Response], Callable[..., Response]]:
+    def graph_json(
+        request: Request, conn: Annotated[sa.Connection, Depends(connection)], query: GraphQuery
+    ) -> Response:
+        check_parameters(request, api.parameters(GRAPH_PARAMETERS))
+        settings: Settings = request.app.state.settings
+        model = rebase(_graph(conn, query), api.prefix)
+        search = f"?{request.url.query}" if request.url.query else ""
+        model["links"] = {
+            "self": f"{api.prefix}/graph{search}",
+            "svg": f"{api.prefix}/graph.svg{search}",
+        }
+        return cacheable(
+            request,
+            model,
+            last_modified=_last_modified(conn),
+            max_age=settings.cache_max_age,
+            headers=api.headers(),
+        )
+
+    def graph_svg(
+        request: Request, conn: Annotated[sa.Connection, Depends(connection)], query: GraphQuery
+    ) -> Response:
+        check_parameters(request, api.parameters(GRAPH_PARAMETERS))
+        settings: Settings = request.app.state.settings
+        model = rebase(_graph(conn, query), api.prefix)
+        last_modified = _last_modified(conn)
+        try:
+            picture = graph.render_svg(model)
+        except graph.GraphTooBig as too_big:
+            raise ProblemError(400, str(too_big)) from None
+        except graph.DrawingFailed as failed:
+            raise ProblemError(503, str(failed), headers={"Retry-After": "60"}) from None
+        return cacheable(
+            request,
+            picture,
+            last_modified=last_modified,
+            max_age=settings.cache_max_age,
+            media_type=SVG,
+            headers=api.headers(),
+        )
+
+    return graph_json, graph_svg
 
 
 CHANGES_DEFAULT_LIMIT = 500
@@ -557,7 +884,7 @@ def _export_endpoint(api: Api) -> Callable[..., Response]:
                 "code": PACKAGE_VERSION,
             },
         )
-        return streamed_ndjson(
+        return streamed(
             request,
             conn,
             sync.export_lines(
@@ -572,6 +899,7 @@ def _export_endpoint(api: Api) -> Callable[..., Response]:
             last_modified=last_modified,
             max_age=settings.cache_max_age,
             headers=api.headers(),
+            media_type=NDJSON,
         )
 
     return export

@@ -527,6 +527,71 @@ class ChangePage(WireModel):
     links: ChangeLinks
 
 
+class GraphNode(WireModel):
+    """A record drawn as a node of the prevention model."""
+
+    id: Annotated[
+        str,
+        described(
+            "The node's id: its type and record id (record ids are unique per collection only)",
+            "organisation:pet",
+        ),
+    ]
+    type: Annotated[
+        Literal["organisation", "cooperation", "practice", "city"],
+        described("The record's entity type", "organisation"),
+    ]
+    record_id: Annotated[str, described("The record's id", "pet")]
+    label: Annotated[
+        str, described("The record's name", "Danish Security and Intelligence Service")
+    ]
+    acronym: Annotated[str | None, described("The record's acronym, if it has one", "PET")]
+    kind: Annotated[
+        str | None, described("The record's kind (none for a city)", "security_service")
+    ]
+    href: Annotated[str, described("The record's URL in this API", "/v1/organisations/pet")]
+
+
+class GraphEdge(WireModel):
+    """A relationship between two nodes; it reads "source <type> target"."""
+
+    source: Annotated[str, described("The node the edge starts from", "organisation:pet")]
+    target: Annotated[
+        str, described("The node the edge points to", "organisation:ministry-of-justice")
+    ]
+    type: Annotated[
+        str,
+        described(
+            "The relationship (part_of, member_of, leads, runs_in, ...; see the `edge` "
+            "parameter for every type and the v1 field it comes from)",
+            "part_of",
+        ),
+    ]
+    role: Annotated[
+        str | None,
+        described(
+            "The role as the owning record gives it (member, supporter, lead, partner, "
+            "external_partner, delivered_by, a relation's kind); null where there is none",
+            None,
+        ),
+    ]
+
+
+class GraphLinks(WireModel):
+    """Links of a graph."""
+
+    self: Annotated[str, described("This graph's URL", "/v1/graph?city=viborg")]
+    svg: Annotated[str, described("The same graph drawn as SVG", "/v1/graph.svg?city=viborg")]
+
+
+class Graph(WireModel):
+    """The prevention model as nodes and typed edges, as the filters select them."""
+
+    nodes: Annotated[list[GraphNode], described("The nodes, by type then id")]
+    edges: Annotated[list[GraphEdge], described("The edges among the nodes, by type then ends")]
+    links: GraphLinks
+
+
 def _attach_examples() -> None:
     """Each entity schema shows one real record (examples.json, from the Danish data)."""
     from app.api.v1.examples import stored_examples

@@ -159,13 +159,21 @@ def openapi_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write; default: stdout")
     ] = None,
+    contract: Annotated[
+        str, typer.Option("--contract", help="v1, or hsds for the HSDS 3.0 profile")
+    ] = "v1",
 ) -> None:
-    """Write the v1 contract (the file committed as openapi/v1.json)."""
+    """Write a contract: v1 (committed as openapi/v1.json) or hsds (openapi/hsds.json)."""
     import json
 
+    from app.api.hsds.openapi import hsds_openapi
     from app.api.openapi import v1_openapi
 
-    text = json.dumps(v1_openapi(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    contracts = {"v1": v1_openapi, "hsds": hsds_openapi}
+    if contract not in contracts:
+        raise typer.BadParameter(f"--contract must be one of: {', '.join(contracts)}")
+    spec = contracts[contract]()
+    text = json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -20,8 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import problems
+from app.api import catalog, problems
 from app.api.caching import cacheable
+from app.api.hsds import routes as hsds
+from app.api.hsds.openapi import hsds_openapi
 from app.api.openapi import v1_openapi
 from app.api.v1.routes import build_router
 from app.db import create_engine, is_timeout
@@ -35,6 +37,7 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
 )
+DOCS_PAGES = ("/docs", "/redoc", "/hsds/docs")
 MAX_URL_LENGTH = 4096
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 VERSIONS = [
@@ -69,7 +72,7 @@ class HttpPolicy:
             and b"origin" in headers
             and b"access-control-request-method" in headers
         )
-        docs_page = scope["path"] in ("/docs", "/redoc")
+        docs_page = scope["path"] in DOCS_PAGES
         status: int | None = None  # set when the response starts
 
         async def send_with_headers(message: Message) -> None:
@@ -179,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(sa.exc.DataError, _value_refused)
 
     app.include_router(build_router())
+    app.include_router(hsds.build_router())
+    app.include_router(catalog.router)
     app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
     @app.get("/", include_in_schema=False)
@@ -188,7 +193,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {
                 "name": "Strong Cities Open Data API",
                 "versions": VERSIONS,
-                "links": {"health": "/healthz", "ready": "/readyz", "docs": "/docs"},
+                "links": {
+                    "health": "/healthz",
+                    "ready": "/readyz",
+                    "docs": "/docs",
+                    "hsds": "/hsds/",
+                    "catalog": "/catalog",
+                },
             },
             last_modified=None,
             max_age=settings.cache_max_age,
@@ -197,6 +208,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/v1/openapi.json", include_in_schema=False)
     def openapi_v1(request: Request) -> Response:
         return cacheable(request, v1_openapi(), last_modified=None, max_age=settings.cache_max_age)
+
+    @app.get("/hsds/openapi.json", include_in_schema=False)
+    def openapi_hsds(request: Request) -> Response:
+        return cacheable(
+            request, hsds_openapi(), last_modified=None, max_age=settings.cache_max_age
+        )
+
+    @app.get("/hsds/docs", include_in_schema=False)
+    def hsds_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/hsds/openapi.json",
+            title="Strong Cities Open Data API: HSDS 3.0 profile",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

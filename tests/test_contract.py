@@ -1,19 +1,14 @@
 """The committed contract: served unchanged, complete, and fuzzed by Schemathesis."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from app.api.openapi import ERRORS, v1_openapi
 from app.settings import PROJECT_ROOT
-from tests.live import client, live_server
+from tests.live import client, live_server, schemathesis
 
 COMMITTED = PROJECT_ROOT / "openapi" / "v1.json"
-SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 
 def test_the_committed_contract_is_what_the_code_publishes() -> None:
@@ -102,31 +97,7 @@ def test_docs_pages_use_no_network_assets(database_url: str) -> None:
 @pytest.mark.slow
 def test_schemathesis_finds_nothing(loaded_database_url: str) -> None:
     with live_server(loaded_database_url) as base:
-        result = subprocess.run(
-            [
-                SCHEMATHESIS,
-                "--config-file",
-                str(PROJECT_ROOT / "tests" / "schemathesis.toml"),
-                "run",
-                f"{base}/v1/openapi.json",
-                "--checks",
-                "all",
-                "--phases",
-                "examples,coverage,fuzzing,stateful",
-                "--max-examples",
-                os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "60"),
-                "--workers",
-                "2",
-                "--seed",
-                "20261121",
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks"},
-            cwd=PROJECT_ROOT,
-            timeout=900,
-            check=False,
-        )
+        result = schemathesis(f"{base}/v1/openapi.json")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout
 

@@ -160,17 +160,24 @@ def openapi_command(
         Path | None, typer.Option("--output", "-o", help="File to write; default: stdout")
     ] = None,
     api: Annotated[
-        str, typer.Option("--api", help="The API version: v1 or v2 (openapi/<api>.json)")
+        str,
+        typer.Option(
+            "--api",
+            "--contract",
+            help="Which contract: v1, v2 (openapi/<api>.json) or hsds (the HSDS 3.0 profile)",
+        ),
     ] = "v1",
 ) -> None:
-    """Write an API version's contract (the file committed as openapi/<api>.json)."""
+    """Write a contract (the file committed as openapi/<api>.json)."""
     import json
 
+    from app.api.hsds.openapi import hsds_openapi
     from app.api.openapi import CONTRACTS
 
-    if api not in CONTRACTS:
-        _fail(f"unknown API version {api!r}; one of: {', '.join(CONTRACTS)}")
-    text = json.dumps(CONTRACTS[api](), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    contracts = {**CONTRACTS, "hsds": hsds_openapi}
+    if api not in contracts:
+        _fail(f"unknown contract {api!r}; one of: {', '.join(contracts)}")
+    text = json.dumps(contracts[api](), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -52,10 +52,11 @@ class Settings(BaseSettings):
         description="Publish contact points that identify a private person (off by default)",
     )
     contact_email: str | None = Field(
-        default=None, description="E-mail address /v1/meta gives as the data set's contact"
+        default=None,
+        description="E-mail address /v1/meta and /catalog give as the data set's contact",
     )
     contact_url: str | None = Field(
-        default=None, description="Web address /v1/meta gives as the data set's contact"
+        default=None, description="Web address /v1/meta and /catalog give as the data set's contact"
     )
 
 

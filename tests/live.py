@@ -4,6 +4,7 @@
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -16,7 +17,7 @@ import httpx
 import uvicorn
 
 from app.api.main import create_app
-from app.settings import Settings
+from app.settings import PROJECT_ROOT, Settings
 from tests.test_cli import SCN
 
 
@@ -89,3 +90,33 @@ def serve_process(database_url: str, **env: str) -> Iterator[tuple[str, subproce
 
 def logs_of(process: subprocess.Popen[bytes]) -> str:
     return Path(process.log_path).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+
+
+def schemathesis(contract_url: str) -> subprocess.CompletedProcess[str]:
+    """Schemathesis with every check and all four phases against a served contract, with the
+    project's settings and hooks (tests/schemathesis.toml, tests/schemathesis_hooks.py)."""
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file",
+            str(PROJECT_ROOT / "tests" / "schemathesis.toml"),
+            "run",
+            contract_url,
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--max-examples",
+            os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "60"),
+            "--workers",
+            "2",
+            "--seed",
+            "20261121",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks"},
+        cwd=PROJECT_ROOT,
+        timeout=900,
+        check=False,
+    )

@@ -2,18 +2,13 @@
 fuzzed by Schemathesis."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from app.api.openapi import CONTRACTS, ERRORS
 from app.settings import PROJECT_ROOT
-from tests.live import client, live_server
+from tests.live import client, live_server, schemathesis
 
-SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 VERSIONS = list(CONTRACTS)
 
 
@@ -114,31 +109,7 @@ def test_docs_pages_use_no_network_assets(database_url: str) -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_schemathesis_finds_nothing(loaded_database_url: str, version: str) -> None:
     with live_server(loaded_database_url) as base:
-        result = subprocess.run(
-            [
-                SCHEMATHESIS,
-                "--config-file",
-                str(PROJECT_ROOT / "tests" / "schemathesis.toml"),
-                "run",
-                f"{base}/{version}/openapi.json",
-                "--checks",
-                "all",
-                "--phases",
-                "examples,coverage,fuzzing,stateful",
-                "--max-examples",
-                os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "60"),
-                "--workers",
-                "2",
-                "--seed",
-                "20261121",
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks"},
-            cwd=PROJECT_ROOT,
-            timeout=900,
-            check=False,
-        )
+        result = schemathesis(f"{base}/{version}/openapi.json")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout
 

@@ -20,8 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import problems
+from app.api import catalog, problems
 from app.api.caching import cacheable
+from app.api.hsds import routes as hsds
+from app.api.hsds.openapi import hsds_openapi
 from app.api.openapi import CONTRACTS
 from app.api.v1.records import V1
 from app.api.v1.routes import build_router
@@ -38,7 +40,7 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
 )
-DOCS_PAGES = ("/docs", "/redoc", "/v2/docs", "/v2/redoc")
+DOCS_PAGES = ("/docs", "/redoc", "/v2/docs", "/v2/redoc", "/hsds/docs")
 MAX_URL_LENGTH = 4096
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 
@@ -178,6 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(build_router())
     app.include_router(build_v2_router())
+    app.include_router(hsds.build_router())
+    app.include_router(catalog.router)
     app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
     @app.get("/", include_in_schema=False)
@@ -192,6 +196,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "ready": "/readyz",
                     "docs": "/v2/docs",
                     "migration_guide": MIGRATION_GUIDE_PATH,
+                    "hsds": "/hsds/",
+                    "catalog": "/catalog",
                 },
             },
             last_modified=None,
@@ -205,6 +211,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def migration_guide(request: Request) -> Response:
         text = (PROJECT_ROOT / "docs" / "MIGRATING-v1-v2.md").read_bytes()
         return Response(text, media_type="text/markdown; charset=utf-8")
+
+    @app.get("/hsds/openapi.json", include_in_schema=False)
+    def openapi_hsds(request: Request) -> Response:
+        return cacheable(
+            request, hsds_openapi(), last_modified=None, max_age=settings.cache_max_age
+        )
+
+    @app.get("/hsds/docs", include_in_schema=False)
+    def hsds_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/hsds/openapi.json",
+            title="Strong Cities Open Data API: HSDS 3.0 profile",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

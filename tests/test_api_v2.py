@@ -193,3 +193,24 @@ def test_the_root_lists_both_versions_with_their_status(api: httpx.Client) -> No
     for version in versions.values():
         assert api.get(version["contract"]).status_code == 200
         assert api.get(version["docs"]).status_code == 200
+
+
+def test_csv_in_v2_writes_the_chosen_language_as_plain_text(api: httpx.Client) -> None:
+    import csv
+    import io
+
+    french = api.get("/v2/countries?format=csv&lang=fr")
+    assert french.status_code == 200
+    assert french.headers["content-type"].startswith("text/csv")
+    (row,) = list(csv.DictReader(io.StringIO(french.text)))
+    assert row["name"] == "Danemark"
+    every = api.get("/v2/countries?format=csv")
+    (row,) = list(csv.DictReader(io.StringIO(every.text)))
+    assert httpx.Response(200, content=row["name"]).json() == {"en": "Denmark", "fr": "Danemark"}
+    assert french.headers["etag"] != every.headers["etag"]
+
+
+def test_the_graph_in_v2_links_to_v2_records(api: httpx.Client) -> None:
+    graph = api.get("/v2/graph?city=viborg&lang=fr").json()
+    assert graph["nodes"] and all(n["href"].startswith("/v2/") for n in graph["nodes"])
+    assert graph["links"]["self"].startswith("/v2/graph")

@@ -16,7 +16,7 @@ from app import i18n, sync
 from app.api.caching import cacheable
 from app.api.problems import ProblemError
 from app.api.v1.collections import COLLECTION_LIST
-from app.api.v1.routes import LICENCE, check_parameters, connection
+from app.api.v1.routes import LICENCE, check_parameters, connection, preferred
 from app.models import table
 from app.settings import Settings
 
@@ -50,28 +50,10 @@ router = APIRouter()
 def _accepted_media_type(request: Request) -> str:
     """JSON-LD for clients that accept it (or anything); plain JSON clients get the same body
     labelled application/json; anything else is 406."""
-    accept = request.headers.get("accept")
-    if not accept:
-        return JSON_LD
-    offered = []
-    for part in accept.split(","):
-        media, _, params = part.strip().partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality > 0:
-            offered.append((quality, media.strip().lower()))
-    for _, media in sorted(offered, key=lambda o: -o[0]):
-        if media in (JSON_LD, "*/*", "application/*"):
-            return JSON_LD
-        if media == "application/json":
-            return "application/json"
-    raise ProblemError(406, f"The catalogue is JSON-LD: accept {JSON_LD} or application/json.")
+    chosen = preferred(request, (JSON_LD, "application/json"))
+    if chosen is None:
+        raise ProblemError(406, f"The catalogue is JSON-LD: accept {JSON_LD} or application/json.")
+    return chosen
 
 
 def _typed(value: date | datetime) -> dict[str, str]:

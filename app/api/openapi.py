@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi.openapi.utils import get_openapi
+from starlette.routing import BaseRoute
 
 from app.api.problems import PROBLEM_JSON
 from app.api.v1.routes import DEFAULT_LIMIT, MAX_LIMIT, build_router
@@ -18,6 +19,7 @@ from app.api.v1.schemas import Problem
 from app.api.v2.routes import build_v2_router
 from app.api.versions import RETIREMENT_HEADERS
 
+TITLE = "Strong Cities Open Data API"
 V1_VERSION = "1.0.0"
 V1_DESCRIPTION = f"""\
 Open data on how cities prevent violent extremism: Strong Cities Network member cities, the
@@ -138,33 +140,31 @@ def finish(spec: dict[str, Any], extra_headers: dict[str, str] | None = None) ->
     return spec
 
 
-@lru_cache
-def v1_openapi() -> dict[str, Any]:
-    spec = get_openapi(
-        title="Strong Cities Open Data API",
-        version=V1_VERSION,
-        description=V1_DESCRIPTION,
-        routes=build_router().routes,
+def generated(
+    title: str, version: str, description: str, routes: list[BaseRoute]
+) -> dict[str, Any]:
+    """FastAPI's contract of `routes`, before `finish`."""
+    return get_openapi(
+        title=title,
+        version=version,
+        description=description,
+        routes=routes,
         license_info={
             "name": "Data: CC BY 4.0",
             "url": "https://creativecommons.org/licenses/by/4.0/",
         },
     )
+
+
+@lru_cache
+def v1_openapi() -> dict[str, Any]:
+    spec = generated(TITLE, V1_VERSION, V1_DESCRIPTION, build_router().routes)
     return finish(spec, RETIREMENT_HEADERS)
 
 
 @lru_cache
 def v2_openapi() -> dict[str, Any]:
-    spec = get_openapi(
-        title="Strong Cities Open Data API",
-        version=V2_VERSION,
-        description=V2_DESCRIPTION,
-        routes=build_v2_router().routes,
-        license_info={
-            "name": "Data: CC BY 4.0",
-            "url": "https://creativecommons.org/licenses/by/4.0/",
-        },
-    )
+    spec = generated(TITLE, V2_VERSION, V2_DESCRIPTION, build_v2_router().routes)
     return finish(spec, LANGUAGE_HEADERS)
 
 

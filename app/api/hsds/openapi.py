@@ -6,11 +6,9 @@
 from functools import lru_cache
 from typing import Any
 
-from fastapi.openapi.utils import get_openapi
-
 from app.api.hsds.routes import DEFAULT_PER_PAGE, HSDS_VERSION, MAX_PER_PAGE, build_router
 from app.api.hsds.schemas import SCHEMAS
-from app.api.openapi import finish
+from app.api.openapi import finish, generated
 
 HSDS_PROFILE_VERSION = "1.0.0"
 DESCRIPTION = f"""\
@@ -32,15 +30,11 @@ Only facts the data holds are published; absent fields are left out, never null.
 
 @lru_cache
 def hsds_openapi() -> dict[str, Any]:
-    spec = get_openapi(
-        title="Strong Cities Open Data API: HSDS 3.0 profile",
-        version=HSDS_PROFILE_VERSION,
-        description=DESCRIPTION,
-        routes=build_router().routes,
-        license_info={
-            "name": "Data: CC BY 4.0",
-            "url": "https://creativecommons.org/licenses/by/4.0/",
-        },
+    spec = generated(
+        "Strong Cities Open Data API: HSDS 3.0 profile",
+        HSDS_PROFILE_VERSION,
+        DESCRIPTION,
+        build_router().routes,
     )
     spec = finish(spec)
     spec["components"]["schemas"].update(SCHEMAS)

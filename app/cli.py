@@ -1,4 +1,4 @@
-"""The `scn` command line: serve, db, load, export, mirror, history, openapi."""
+"""The `scn` command line: serve, db, load, synth, export, mirror, history, openapi."""
 
 import contextlib
 import sys
@@ -151,6 +151,43 @@ def load_command(
     typer.echo(
         f"data set {result.dataset_version}: {result.created} created, {result.updated} updated, "
         f"{result.deleted} deleted (changes {result.first_seq}..{result.last_seq})"
+    )
+
+
+@cli.command("synth")
+def synth_command(
+    records: Annotated[
+        int, typer.Option("--records", "-n", min=10, help="How many records to make")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data")] = 1,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete the data set the database holds first")
+    ] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Write a synthetic data set of RECORDS made-up records (for benchmarks), with history.
+
+    Refuses a database that already holds a data set unless --force is given."""
+    import time
+
+    from app.synth import SynthError, synthesise
+
+    url = _database_url(database)
+    engine = create_engine(url)
+    started = time.monotonic()
+    try:
+        result = synthesise(
+            engine, records, seed=seed, force=force, say=lambda m: typer.echo(f"scn synth: {m}")
+        )
+    except (SynthError, LoadError) as exc:
+        _fail(str(exc))
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot write to the database {_safe_url(url)}: {exc.orig}", 2)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"data set {result.dataset_version}: {sum(result.records.values())} synthetic records, "
+        f"{result.changes} changes, in {time.monotonic() - started:.0f} s"
     )
 
 

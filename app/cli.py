@@ -49,6 +49,9 @@ def _safe_url(url: str) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface; default: HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="Port; default: PORT or 8000")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each with its own connections)")
+    ] = 1,
 ) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
@@ -62,6 +65,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_config=LOG_CONFIG,
+        workers=workers,
         # On SIGTERM: stop accepting, let requests in flight finish (up to this many seconds).
         timeout_graceful_shutdown=30,
     )

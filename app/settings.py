@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds clients and CDNs may reuse a response (Cache-Control max-age)",
     )
+    response_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        description="Megabytes of rendered responses each worker keeps in memory (0: no cache)",
+    )
     cursor_secret: str = Field(
         default="strong-cities-open-data",
         description="Key that signs pagination cursors; set the same value on every server",

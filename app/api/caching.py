@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -71,6 +72,63 @@ def _validators(
     return headers, {identity_etag, gzipped_etag}
 
 
+RENDERED = "rendered"  # key in the request's state: the representation `cacheable` answered with
+
+
+@dataclass
+class Rendered:
+    """A representation, rendered once: what every answer for its URL (200 in either content
+    coding, or 304) is made from, so a cached copy answers exactly as the endpoint would."""
+
+    body: bytes
+    etag: str
+    last_modified: datetime | None
+    max_age: int
+    headers: dict[str, str]
+    media_type: str
+    gzipped: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"")
+
+    def gzip_body(self) -> bytes:
+        if self.gzipped is None:
+            self.gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self.gzipped
+
+
+def render_representation(
+    payload: Any,
+    *,
+    last_modified: datetime | None,
+    max_age: int,
+    headers: dict[str, str] | None = None,
+    media_type: str = JSON,
+) -> Rendered:
+    body = render(payload)
+    return Rendered(body, etag_of(body), last_modified, max_age, headers or {}, media_type)
+
+
+def respond(request: Request, rendered: Rendered) -> Response:
+    """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it."""
+    use_gzip = len(rendered.body) >= GZIP_MINIMUM and _accepts_gzip(request)
+    common, etags = _validators(rendered.etag, use_gzip, rendered.max_age, rendered.last_modified)
+    common.update(rendered.headers)
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, etags):
+            return Response(status_code=304, headers=common)
+    elif rendered.last_modified is not None:
+        since = request.headers.get("if-modified-since")
+        if since and _not_modified_since(since, rendered.last_modified):
+            return Response(status_code=304, headers=common)
+    if use_gzip:
+        common["Content-Encoding"] = "gzip"
+        return Response(rendered.gzip_body(), media_type=rendered.media_type, headers=common)
+    return Response(rendered.body, media_type=rendered.media_type, headers=common)
+
+
 def cacheable(
     request: Request,
     payload: Any,
@@ -80,23 +138,18 @@ def cacheable(
     headers: dict[str, str] | None = None,
     media_type: str = JSON,
 ) -> Response:
-    """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it."""
-    body = render(payload)
-    use_gzip = len(body) >= GZIP_MINIMUM and _accepts_gzip(request)
-    common, etags = _validators(etag_of(body), use_gzip, max_age, last_modified)
-    common.update(headers or {})
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        if _etag_matches(if_none_match, etags):
-            return Response(status_code=304, headers=common)
-    elif last_modified is not None:
-        since = request.headers.get("if-modified-since")
-        if since and _not_modified_since(since, last_modified):
-            return Response(status_code=304, headers=common)
-    if use_gzip:
-        body = gzip.compress(body, compresslevel=6, mtime=0)
-        common["Content-Encoding"] = "gzip"
-    return Response(body, media_type=media_type, headers=common)
+    """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it.
+
+    The representation is left in the request's state, for the response cache to keep."""
+    rendered = render_representation(
+        payload,
+        last_modified=last_modified,
+        max_age=max_age,
+        headers=headers,
+        media_type=media_type,
+    )
+    setattr(request.state, RENDERED, rendered)
+    return respond(request, rendered)
 
 
 def streamed_ndjson(

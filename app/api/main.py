@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api import problems
 from app.api.caching import cacheable
 from app.api.openapi import v1_openapi
-from app.api.v1.routes import build_router
+from app.api.response_cache import ResponseCache
+from app.api.v1.routes import build_router, check_accept
 from app.db import create_engine, is_timeout
 from app.logs import log_request
 from app.migrate import head_revision
@@ -242,7 +243,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _not_ready("No data set is loaded. Run `scn load`.")
         return JSONResponse({"status": "ready", "schema_revision": current, "last_seq": loaded})
 
-    # Outermost last: HttpPolicy sees every request first, CORS answers preflights.
+    # Outermost last: HttpPolicy sees every request first, CORS answers preflights; the response
+    # cache sits right in front of the router, so hits get the same headers from the layers above.
+    app.add_middleware(
+        ResponseCache, max_bytes=settings.response_cache_mb * 1024 * 1024, accepts=check_accept
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

@@ -44,15 +44,18 @@ def _answer(response: httpx.Response) -> tuple[int, bytes, dict[str, str]]:
 
 
 @pytest.fixture
-def servers(database_url: str, seeds: Path) -> Iterator[tuple[httpx.Client, httpx.Client, object]]:
+def servers(
+    database_url: str, seeds: Path, tmp_path: Path
+) -> Iterator[tuple[httpx.Client, httpx.Client, object]]:
     """(cached, uncached) clients of two servers on one loaded database, and the cached app."""
     engine = create_engine(database_url)
     load(engine, seeds)
     engine.dispose()
-    app = create_app(Settings(database_url=database_url))
+    exports = tmp_path / "exports"
+    app = create_app(Settings(database_url=database_url, export_cache_dir=str(exports)))
     with (
         live_app(app) as cached_base,
-        live_server(database_url, response_cache_mb=0) as plain_base,
+        live_server(database_url, response_cache_mb=0, export_cache_dir="") as plain_base,
         client(cached_base) as cached,
         client(plain_base) as plain,
     ):
@@ -83,7 +86,7 @@ def test_cached_answers_are_the_uncached_ones(
     servers: tuple[httpx.Client, httpx.Client, object],
 ) -> None:
     cached, plain, app = servers
-    for url in URLS:
+    for url in [*URLS, "/v1/export", "/v1/export?type=city&type=theme"]:
         for method, headers in _requests(plain, url):
             expected = _answer(plain.request(method, url, headers=headers))
             for _ in range(2):  # a miss, then (where cacheable) a hit
@@ -95,13 +98,21 @@ def test_cached_answers_are_the_uncached_ones(
     cache = _cache_of(app)
     assert cache.hits > len(URLS) * 4
     assert cache.entries
+    kept = list(Path(app.state.settings.export_cache_dir).glob("export-*.ndjson"))  # type: ignore[attr-defined]
+    assert len(kept) == 2  # the whole export and the one of two types
 
 
 def test_a_load_is_seen_at_once(
     servers: tuple[httpx.Client, httpx.Client, object], database_url: str, seeds: Path
 ) -> None:
     cached, plain, _ = servers
-    urls = ["/v1/practices/vink", "/v1/practices", "/v1/meta", "/v1/changes?since=0&limit=5"]
+    urls = [
+        "/v1/practices/vink",
+        "/v1/practices",
+        "/v1/meta",
+        "/v1/changes?since=0&limit=5",
+        "/v1/export",
+    ]
     before = {url: cached.get(url).content for url in urls}
     assert {url: cached.get(url).content for url in urls} == before  # served from the cache
 

@@ -36,7 +36,9 @@ def ensure_database(url: str, records: int, seed: int) -> None:
     """The synthetic data set of (records, seed) in `url`, made only when it is not there."""
     wanted = dataset_version(records, seed)
     if not is_sqlite(url):
-        admin = sa.create_engine(sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
         name = sa.make_url(url).database
         with admin.connect() as connection:
             exists = connection.execute(
@@ -134,9 +136,8 @@ def main() -> None:
         api, dsu = [], []
         for p in positions[:COLD_URLS]:
             after = org_ids[p - 1]
-            api.append(
-                "/v1/organisations?" + urlencode({"cursor": secret_cursor("organisations", {}, after)})
-            )
+            cursor = secret_cursor("organisations", {}, after)
+            api.append("/v1/organisations?" + urlencode({"cursor": cursor}))
             dsu.append(_datasette(ds, "organisation", _next=after))
         return api, dsu
 

@@ -26,6 +26,7 @@ SCENARIOS = {
     "search": "(e) search",
     "changes": "(f) changes after a recent number",
 }
+NONE = "-"
 SERVERS = ["api", "datasette", "nginx", "cdn"]
 
 
@@ -49,21 +50,23 @@ def run_of(results: dict[str, Any], scenario: str, mode: str, server: str) -> di
 
 def fmt(value: float | None, digits: int = 0) -> str:
     if value is None:
-        return "–"
+        return NONE
     return f"{value:,.{digits}f}"
 
 
 def ratio(a: float | None, b: float | None) -> str:
-    return "–" if not a or not b else f"{a / b:.1f}x"
+    return NONE if not a or not b else f"{a / b:.1f}x"
 
 
 def main_table(results: dict[str, Any]) -> list[str]:
     servers = [s for s in SERVERS if any(r["server"] == s for r in results["runs"])]
     head = ["scenario", "mode"]
     for s in servers:
-        head += [f"{s} rps", f"{s} p50 ms", f"{s} p99 ms"] if s in ("api", "datasette") else [
-            f"{s} rps"
-        ]
+        head += (
+            [f"{s} rps", f"{s} p50 ms", f"{s} p99 ms"]
+            if s in ("api", "datasette")
+            else [f"{s} rps"]
+        )
     if "datasette" in servers:
         head.append("api / datasette")
     if "nginx" in servers:
@@ -91,9 +94,7 @@ def main_table(results: dict[str, Any]) -> list[str]:
                 row.append(ratio(api and api["rps"], ds and ds["rps"]))
             if "nginx" in servers:
                 ng = runs.get("nginx")
-                row.append(
-                    "–" if not (api and ng) else f"{100 * api['rps'] / ng['rps']:.0f}%"
-                )
+                row.append(NONE if not (api and ng) else f"{100 * api['rps'] / ng['rps']:.0f}%")
             lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -163,38 +164,92 @@ def targets(results: dict[str, Any]) -> list[str]:
     def over(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
 
-    check("filtered list, hot: x Datasette", "≥ 10x",
-          over(rps("list", "hot", "api"), rps("list", "hot", "datasette")), 10, True)
-    check("filtered list, cold: x Datasette", "≥ 3x",
-          over(rps("list", "cold", "api"), rps("list", "cold", "datasette")), 3, True)
-    check("one record, hot: x Datasette", "≥ 5x",
-          over(rps("record", "hot", "api"), rps("record", "hot", "datasette")), 5, True)
-    check("filtered list, hot: share of nginx", "≥ 0.10",
-          over(rps("list", "hot", "api"), rps("list", "hot", "nginx")), 0.10, True)
+    check(
+        "filtered list, hot: x Datasette",
+        "≥ 10x",
+        over(rps("list", "hot", "api"), rps("list", "hot", "datasette")),
+        10,
+        True,
+    )
+    check(
+        "filtered list, cold: x Datasette",
+        "≥ 3x",
+        over(rps("list", "cold", "api"), rps("list", "cold", "datasette")),
+        3,
+        True,
+    )
+    check(
+        "one record, hot: x Datasette",
+        "≥ 5x",
+        over(rps("record", "hot", "api"), rps("record", "hot", "datasette")),
+        5,
+        True,
+    )
+    check(
+        "filtered list, hot: share of nginx",
+        "≥ 0.10",
+        over(rps("list", "hot", "api"), rps("list", "hot", "nginx")),
+        0.10,
+        True,
+    )
     for mode in ("hot", "cold"):
-        check(f"deep page p50 / first page p50, {mode}", "≤ 1.2",
-              over(p50("deep_page", mode), p50("first_page", mode)), 1.2, False)
+        check(
+            f"deep page p50 / first page p50, {mode}",
+            "≤ 1.2",
+            over(p50("deep_page", mode), p50("first_page", mode)),
+            1.2,
+            False,
+        )
     for mode in ("hot", "cold"):
-        check(f"changes p50, all history / last 10,000, {mode}", "≤ 1.2",
-              history_ratio(results, mode), 1.2, False)
+        check(
+            f"changes p50, all history / last 10,000, {mode}",
+            "≤ 1.2",
+            history_ratio(results, mode),
+            1.2,
+            False,
+        )
     for e in results.get("export", []):
         if e["server"] == "api":
             label = "first export" if e.get("mode") == "cold" else "export again"
             check(f"{label}: records/s", "≥ 50,000", e["records_per_s"], 50_000, True)
-    check("server memory (peak RSS, MB)", "≤ 250",
-          results.get("peak_rss_mb", {}).get("api"), 250, False)
+    check(
+        "server memory (peak RSS, MB)",
+        "≤ 250",
+        results.get("peak_rss_mb", {}).get("api"),
+        250,
+        False,
+    )
     ready = results.get("ready_s", {}).get("api", [])
-    check("ready after start (s, slowest of the starts)", "≤ 2", max(ready) if ready else None,
-          2, False)
+    check(
+        "ready after start (s, slowest of the starts)",
+        "≤ 2",
+        max(ready) if ready else None,
+        2,
+        False,
+    )
     lines = ["| target | wanted | measured | |", "|---|---|---|---|"]
     for name, shown, value, limit, higher in rows:
         if value is None:
-            verdict, measured = "not measured", "–"
+            verdict, measured = "not measured", NONE
         else:
             met = value >= limit if higher else value <= limit
             verdict = "met" if met else "**missed**"
             measured = f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"
         lines.append(f"| {name} | {shown} | {measured} | {verdict} |")
+    return lines
+
+
+def url_table(results: dict[str, Any]) -> list[str]:
+    """What each scenario asks each server (the hot URL; cold runs use 10,000 like it)."""
+    lines = [
+        "| scenario | server | hot URL (cold: 10,000 distinct URLs like it) |",
+        "|---|---|---|",
+    ]
+    for scenario, title in SCENARIOS.items():
+        for server, url in results.get("examples", {}).get(scenario, {}).items():
+            path, _, etag = url.partition("\t")
+            shown = f"`{path}`" + (f" with `If-None-Match: {etag}`" if etag else "")
+            lines.append(f"| {title} | {server} | {shown} |")
     return lines
 
 
@@ -223,8 +278,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     }
     for i, server in enumerate(servers):
         xs = [x + (i - (len(servers) - 1) / 2) * width for x in range(len(labels))]
-        ax.bar(xs, [g[i] or 0.1 for g in groups], width, label=names[server],
-               color=colours[server])
+        ax.bar(xs, [g[i] or 0.1 for g in groups], width, label=names[server], color=colours[server])
     ax.set_yscale("log")
     ax.set_ylabel("requests per second (log scale)")
     ax.set_xticks(range(len(labels)), labels, fontsize=8)
@@ -260,8 +314,13 @@ def section(name: str, results: dict[str, Any]) -> list[str]:
         "",
     ]
     if results.get("history"):
-        lines += ["Change feed (f) with all history and with the last 10,000 changes kept "
-                  "(the same data; alternated, twice each):", "", *history_table(results), ""]
+        lines += [
+            "Change feed (f) with all history and with the last 10,000 changes kept "
+            "(the same data; alternated, twice each):",
+            "",
+            *history_table(results),
+            "",
+        ]
     if results.get("export"):
         lines += ["Full export (g):", "", *export_table(results), ""]
     ready = results.get("ready_s", {})
@@ -291,6 +350,10 @@ def main() -> None:
             "",
             "![requests per second per scenario](img/bench-sqlite-1m.png)",
             "",
+            "## What each scenario requests",
+            "",
+            *url_table(all_results[MAIN]),
+            "",
         ]
     generated += ["## Figures", ""]
     for name in sorted(all_results, key=lambda n: (n != MAIN, n)):
@@ -298,8 +361,9 @@ def main() -> None:
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
     before, _, rest = text.partition(BEGIN)
     _, _, after = rest.partition(END)
-    DOC.write_text(before + BEGIN + "\n" + "\n".join(generated) + "\n" + END + after,
-                   encoding="utf-8")
+    DOC.write_text(
+        before + BEGIN + "\n" + "\n".join(generated) + "\n" + END + after, encoding="utf-8"
+    )
     print(f"report: {DOC.relative_to(ROOT)} written from {len(all_results)} result file(s)")
 
 

@@ -49,7 +49,8 @@ CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
 THREADS = int(env("BENCH_THREADS", "2"))
 ENGINE = env("BENCH_ENGINE", "sqlite")
 WORKERS = int(env("BENCH_WORKERS", "1"))
-SERVERS = env("BENCH_SERVERS", "api,datasette,nginx,cdn" if ENGINE == "sqlite" else "api").split(",")
+ALL_SERVERS = "api,datasette,nginx,cdn" if ENGINE == "sqlite" else "api"
+SERVERS = env("BENCH_SERVERS", ALL_SERVERS).split(",")
 CHOSEN = env("BENCH_SCENARIOS", ",".join(SCENARIOS)).split(",")
 EXPORT = env("BENCH_EXPORT", "1") == "1"
 HISTORY = env("BENCH_HISTORY", "1") == "1" and ENGINE == "sqlite"
@@ -380,7 +381,7 @@ def main() -> None:
         if nginx is not None:
             for scenario, per_server in manifest["scenarios"].items():
                 path = per_server["api"]["example"]
-                status, headers, body = get(api.base + path)
+                status, _, body = get(api.base + path)
                 assert status == 200, (scenario, status)
                 (nginx.www / f"{scenario}.json").write_bytes(body)
             nginx.start()
@@ -481,8 +482,10 @@ def run_scenarios(
                 if mode == "cold" and name == "api":
                     api.restart()  # nothing cached: every URL is a miss
                     # Warm the fresh process up on the scenario's hot URL, not the cold set.
-                    wrk_warmup(server.base, url_set(manifest, scenario, "hot", name, api, nginx,
-                                                    workdir) or url_file)
+                    wrk_warmup(
+                        server.base,
+                        url_set(manifest, scenario, "hot", name, api, nginx, workdir) or url_file,
+                    )
                 if mode == "hot":
                     wrk_warmup(server.base, url_file)
                 results["examples"].setdefault(scenario, {})[name] = first_line(url_file)
@@ -561,8 +564,15 @@ def run_history(
         say("copying the database to keep only 10,000 changes of history")
         shutil.copy(source, short)
         subprocess.run(
-            [str(VENV / "scn"), "history", "prune", "--keep", "10000", "--database",
-             f"sqlite:///{short}"],
+            [
+                str(VENV / "scn"),
+                "history",
+                "prune",
+                "--keep",
+                "10000",
+                "--database",
+                f"sqlite:///{short}",
+            ],
             check=True,
         )
     pruned = Api(workdir, f"sqlite:///{short}", api.workers)
@@ -579,8 +589,10 @@ def run_history(
                 figures = wrk(server.base, url_file)
                 figures |= {"history": label, "mode": mode}
                 history.append(figures)
-                say(f"changes history {label:4} {mode}: {figures['rps']} rps, "
-                    f"p50 {figures['p50_ms']} ms")
+                say(
+                    f"changes history {label:4} {mode}: {figures['rps']} rps, "
+                    f"p50 {figures['p50_ms']} ms"
+                )
     finally:
         pruned.stop()
     api.restart()
@@ -615,8 +627,18 @@ def run_export(
         exports.append(_export("api", lines - 1, size, seconds, peak.peak) | {"mode": mode})
     if "datasette" in servers:
         ds = servers["datasette"]
-        tables = ["source", "theme", "country", "action_plan", "legal_basis", "city",
-                  "organisation", "cooperation", "practice", "contact_point"]
+        tables = [
+            "source",
+            "theme",
+            "country",
+            "action_plan",
+            "legal_basis",
+            "city",
+            "organisation",
+            "cooperation",
+            "practice",
+            "contact_point",
+        ]
         with PeakRss(ds.pid) as peak:
             started, rows, size = time.monotonic(), 0, 0
             for table in tables:
@@ -637,8 +659,10 @@ def run_export(
             seconds = time.monotonic() - started
         exports.append(_export("nginx", lines - 1, size, seconds, peak.peak))
     for e in exports:
-        say(f"export {e['server']:9} {e.get('mode', ''):4} {e['records']} records in {e['seconds']} s: "
-            f"{e['records_per_s']} records/s, peak rss {e['peak_rss_mb']} MB")
+        say(
+            f"export {e['server']:9} {e.get('mode', ''):4} {e['records']} records in "
+            f"{e['seconds']} s: {e['records_per_s']} records/s, peak rss {e['peak_rss_mb']} MB"
+        )
 
 
 def _export(server: str, records: int, size: int, seconds: float, rss: float) -> dict[str, Any]:

@@ -140,3 +140,23 @@ def test_errors_are_never_cached(servers: tuple[httpx.Client, httpx.Client, obje
         assert cached.get("/v1/practices/no-such-practice").status_code == 404
         assert cached.get("/v1/practices?unknown=1").status_code == 400
     assert not any(key[0].endswith("no-such-practice") for key in _cache_of(app).entries)
+
+
+def test_concurrent_requests_for_one_url_render_it_once(
+    servers: tuple[httpx.Client, httpx.Client, object],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cached, plain, app = servers
+    cache = _cache_of_after_start(cached, app)
+    url = "/v1/search?q=the&limit=40"
+    misses = cache.misses
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _answer(cached.get(url)), range(16)))
+    assert cache.misses == misses + 1
+    assert answers == [_answer(plain.get(url))] * 16
+
+
+def _cache_of_after_start(http: httpx.Client, app: object) -> ResponseCache:
+    http.get("/v1/meta")  # the middleware stack is built on the first request
+    return _cache_of(app)

@@ -7,6 +7,7 @@ the row (one primary-key read), and a cached representation made under the same 
 through `caching.respond`, the same function that answers on the uncached path, so bodies, ETags,
 304s and gzip are the same bytes. On a miss the endpoint runs as usual and its representation is
 kept only if the row was the same before and after it ran (no load committed in between).
+Requests for a URL that is being rendered wait for that rendering rather than repeat it.
 
 Each worker process has its own cache, and every worker keys by the same database row, so they
 agree; ETags are hashes of the bytes, equal on every worker and every replica. The cache is an
@@ -14,6 +15,7 @@ LRU bounded in bytes (RESPONSE_CACHE_MB; 0 turns it off). Error responses are ne
 is /v1/export (streamed, with its own ETag).
 """
 
+import asyncio
 import sqlite3
 from collections import OrderedDict
 from typing import Any
@@ -47,6 +49,7 @@ class ResponseCache:
         )
         self.size = 0
         self.sqlite: Any = None  # the SQLite connection that reads the data version
+        self.rendering: dict[tuple[str, bytes], asyncio.Event] = {}  # URLs being rendered now
         self.hits = 0
         self.misses = 0
 
@@ -66,18 +69,34 @@ class ResponseCache:
             await self.app(scope, receive, send)  # the endpoint answers the outage as usual
             return
         key = (scope["path"], scope.get("query_string", b""))
-        entry = self.entries.get(key)
-        if entry is not None and entry[0] == version:
-            request = Request(scope, receive)
-            try:
-                self.accepts(request)
-            except ProblemError:
-                entry = None  # the router answers 406 as usual
-            if entry is not None:
-                self.entries.move_to_end(key)
-                self.hits += 1
-                await respond(request, entry[1])(scope, receive, send)
+        if await self._answer_from_cache(key, version, scope, receive, send):
+            return
+        # One request per URL renders it; the others wait for its result instead of all doing
+        # the same work at once (a burst of one slow search could time out every one of them).
+        running = self.rendering.get(key)
+        if running is not None:
+            await running.wait()
+            if await self._answer_from_cache(key, version, scope, receive, send):
                 return
+            await self._render(key, version, engine, scope, receive, send)  # it kept nothing
+            return
+        done = self.rendering[key] = asyncio.Event()
+        try:
+            await self._render(key, version, engine, scope, receive, send)
+        finally:
+            del self.rendering[key]
+            done.set()
+
+    async def _render(
+        self,
+        key: tuple[str, bytes],
+        version: tuple[Any, ...],
+        engine: sa.Engine,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """The endpoint answers; its representation is kept if no load committed meanwhile."""
         self.misses += 1
         await self.app(scope, receive, send)
         rendered: Rendered | None = scope.get("state", {}).get(RENDERED)
@@ -89,6 +108,27 @@ class ResponseCache:
             return
         if still == version:
             self._keep(key, version, rendered)
+
+    async def _answer_from_cache(
+        self,
+        key: tuple[str, bytes],
+        version: tuple[Any, ...],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> bool:
+        entry = self.entries.get(key)
+        if entry is None or entry[0] != version:
+            return False
+        request = Request(scope, receive)
+        try:
+            self.accepts(request)
+        except ProblemError:
+            return False  # the router answers 406 as usual
+        self.entries.move_to_end(key)
+        self.hits += 1
+        await respond(request, entry[1])(scope, receive, send)
+        return True
 
     def _keep(self, key: tuple[str, bytes], version: tuple[Any, ...], rendered: Rendered) -> None:
         old = self.entries.pop(key, None)

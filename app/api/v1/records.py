@@ -150,7 +150,10 @@ def published(
     """`query` limited to what is published: contact points that identify a private person are
     withheld unless the operator publishes them (PUBLISH_PERSONAL_CONTACTS)."""
     if entity == "contact_point" and not personal_contacts:
-        return query.where(t.c.is_personal.is_(False))
+        # `IS NOT true` (the column is never NULL), which no index serves: for `IS false` or
+        # `= 0` SQLite chose the is_personal index and read every published contact point
+        # (110,000 at a million records) instead of looking up the ids a query asks for.
+        return query.where(t.c.is_personal.is_not(True))
     return query
 
 

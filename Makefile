@@ -10,9 +10,12 @@ SCN    := $(BIN)/scn
 # Debian packages the tests drive (headless Chromium for the docs page, Graphviz for the model's
 # picture). Installed when missing, so a fresh machine needs nothing by hand (apt needs root).
 TEST_PACKAGES := chromium graphviz
+# The benchmark's load generator and its static-file ceiling (`make bench`).
+BENCH_PACKAGES := wrk nginx
+BENCH_VENV := bench/.venv
 
 .PHONY: run test install db load lint format typecheck pytest pytest-fast clean system-packages \
-	model-picture docs-screenshot
+	model-picture docs-screenshot bench
 
 run: load ## Set everything up on the default SQLite database and serve the API
 	$(SCN) serve
@@ -57,6 +60,19 @@ model-picture: load ## Redraw docs/img/model.svg from seeds/ (tests/test_graph.p
 docs-screenshot: install system-packages ## Retake docs/img/docs.png (/docs in headless Chromium)
 	UPDATE_DOCS_SCREENSHOT=1 $(BIN)/pytest -q tests/test_docs_browser.py
 
+# The benchmark (docs/PERFORMANCE.md): the API against Datasette and nginx on a synthetic data set
+# of BENCH_RECORDS (default 1000000) records; knobs in bench/run.py. Not part of `make test`.
+bench: install $(BENCH_VENV)/.installed
+	@$(MAKE) --no-print-directory system-packages TEST_PACKAGES="$(BENCH_PACKAGES)"
+	$(BENCH_VENV)/bin/python bench/run.py
+
+# Datasette, matplotlib and py-spy in a virtual environment of their own: the project's pinned
+# dependencies stay as they are.
+$(BENCH_VENV)/.installed: bench/requirements.txt bench/constraints.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt -c bench/constraints.txt
+	@touch $@
+
 system-packages:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -66,4 +82,4 @@ system-packages:
 	fi
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(BENCH_VENV) bench/var

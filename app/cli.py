@@ -1,4 +1,4 @@
-"""The `scn` command line: serve, db, load, export, graph, mirror, history, openapi."""
+"""The `scn` command line: serve, db, load, synth, export, graph, mirror, history, openapi."""
 
 import contextlib
 import sys
@@ -49,6 +49,9 @@ def _safe_url(url: str) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface; default: HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="Port; default: PORT or 8000")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each with its own connections)")
+    ] = 1,
 ) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
@@ -62,6 +65,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_config=LOG_CONFIG,
+        workers=workers,
         # On SIGTERM: stop accepting, let requests in flight finish (up to this many seconds).
         timeout_graceful_shutdown=30,
     )
@@ -151,6 +155,43 @@ def load_command(
     typer.echo(
         f"data set {result.dataset_version}: {result.created} created, {result.updated} updated, "
         f"{result.deleted} deleted (changes {result.first_seq}..{result.last_seq})"
+    )
+
+
+@cli.command("synth")
+def synth_command(
+    records: Annotated[
+        int, typer.Option("--records", "-n", min=10, help="How many records to make")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data")] = 1,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete the data set the database holds first")
+    ] = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Write a synthetic data set of RECORDS made-up records (for benchmarks), with history.
+
+    Refuses a database that already holds a data set unless --force is given."""
+    import time
+
+    from app.synth import SynthError, synthesise
+
+    url = _database_url(database)
+    engine = create_engine(url)
+    started = time.monotonic()
+    try:
+        result = synthesise(
+            engine, records, seed=seed, force=force, say=lambda m: typer.echo(f"scn synth: {m}")
+        )
+    except (SynthError, LoadError) as exc:
+        _fail(str(exc))
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot write to the database {_safe_url(url)}: {exc.orig}", 2)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"data set {result.dataset_version}: {sum(result.records.values())} synthetic records, "
+        f"{result.changes} changes, in {time.monotonic() - started:.0f} s"
     )
 
 

@@ -5,11 +5,12 @@ path, status and duration. The query string is not logged: it can hold text a us
 (a search for a person's e-mail address); paths hold only ids, which never name a person.
 """
 
-import json
 import logging
 import logging.config
 import time
 from typing import Any
+
+import orjson
 
 ACCESS_LOGGER = "app.access"
 
@@ -26,7 +27,8 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # orjson: a line per request, so its cost counts (json.dumps was 5% of a cached response)
+        return orjson.dumps(entry, default=str).decode()
 
 
 LOG_CONFIG: dict[str, Any] = {

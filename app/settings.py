@@ -3,6 +3,7 @@
 Each setting has its default and its meaning here; the README's table lists the same names.
 """
 
+import tempfile
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
         default=60,
         ge=0,
         description="Seconds clients and CDNs may reuse a response (Cache-Control max-age)",
+    )
+    response_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        description="Megabytes of rendered responses each worker keeps in memory (0: no cache)",
+    )
+    export_cache_dir: str = Field(
+        default=str(Path(tempfile.gettempdir()) / "scn-export-cache"),
+        description="Folder where rendered /v1/export bodies are kept for the loaded data "
+        "(shared by workers; empty: no copies)",
     )
     cursor_secret: str = Field(
         default="strong-cities-open-data",

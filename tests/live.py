@@ -30,7 +30,13 @@ def free_port() -> int:
 @contextmanager
 def live_server(database_url: str, **settings: Any) -> Iterator[str]:
     """Serve the API on a free loopback port; yields its base URL."""
-    app = create_app(Settings(database_url=database_url, **settings))
+    with live_app(create_app(Settings(database_url=database_url, **settings))) as base:
+        yield base
+
+
+@contextmanager
+def live_app(app: Any) -> Iterator[str]:
+    """Serve an ASGI app (one the test holds) on a free loopback port; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -4,12 +4,17 @@ The body is rendered once, hashed, and either sent or answered with 304. The ETa
 the exact bytes, so it changes exactly when the representation does.
 """
 
+import contextlib
 import gzip
 import hashlib
+import os
+import tempfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -72,6 +77,63 @@ def _validators(
     return headers, {identity_etag, gzipped_etag}
 
 
+RENDERED = "rendered"  # key in the request's state: the representation `cacheable` answered with
+
+
+@dataclass
+class Rendered:
+    """A representation, rendered once: what every answer for its URL (200 in either content
+    coding, or 304) is made from, so a cached copy answers exactly as the endpoint would."""
+
+    body: bytes
+    etag: str
+    last_modified: datetime | None
+    max_age: int
+    headers: dict[str, str]
+    media_type: str
+    gzipped: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"")
+
+    def gzip_body(self) -> bytes:
+        if self.gzipped is None:
+            self.gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self.gzipped
+
+
+def render_representation(
+    payload: Any,
+    *,
+    last_modified: datetime | None,
+    max_age: int,
+    headers: dict[str, str] | None = None,
+    media_type: str = JSON,
+) -> Rendered:
+    body = payload if isinstance(payload, bytes) else render(payload)
+    return Rendered(body, etag_of(body), last_modified, max_age, headers or {}, media_type)
+
+
+def respond(request: Request, rendered: Rendered) -> Response:
+    """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it."""
+    use_gzip = len(rendered.body) >= GZIP_MINIMUM and _accepts_gzip(request)
+    common, etags = _validators(rendered.etag, use_gzip, rendered.max_age, rendered.last_modified)
+    common.update(rendered.headers)
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, etags):
+            return Response(status_code=304, headers=common)
+    elif rendered.last_modified is not None:
+        since = request.headers.get("if-modified-since")
+        if since and _not_modified_since(since, rendered.last_modified):
+            return Response(status_code=304, headers=common)
+    if use_gzip:
+        common["Content-Encoding"] = "gzip"
+        return Response(rendered.gzip_body(), media_type=rendered.media_type, headers=common)
+    return Response(rendered.body, media_type=rendered.media_type, headers=common)
+
+
 def cacheable(
     request: Request,
     payload: Any,
@@ -82,23 +144,96 @@ def cacheable(
     media_type: str = JSON,
 ) -> Response:
     """A 200 with ETag, Last-Modified and Cache-Control, or a 304 if the client has it.
-    `payload` is rendered as JSON, unless it is the body's bytes already (SVG)."""
-    body = payload if isinstance(payload, bytes) else render(payload)
-    use_gzip = len(body) >= GZIP_MINIMUM and _accepts_gzip(request)
-    common, etags = _validators(etag_of(body), use_gzip, max_age, last_modified)
-    common.update(headers or {})
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        if _etag_matches(if_none_match, etags):
-            return Response(status_code=304, headers=common)
-    elif last_modified is not None:
-        since = request.headers.get("if-modified-since")
-        if since and _not_modified_since(since, last_modified):
-            return Response(status_code=304, headers=common)
-    if use_gzip:
-        body = gzip.compress(body, compresslevel=6, mtime=0)
-        common["Content-Encoding"] = "gzip"
-    return Response(body, media_type=media_type, headers=common)
+    `payload` is rendered as JSON, unless it is the body's bytes already (SVG).
+
+    The representation is left in the request's state, for the response cache to keep."""
+    rendered = render_representation(
+        payload,
+        last_modified=last_modified,
+        max_age=max_age,
+        headers=headers,
+        media_type=media_type,
+    )
+    setattr(request.state, RENDERED, rendered)
+    return respond(request, rendered)
+
+
+STREAM_CHUNK = 64 * 1024  # bytes: lines are sent in pieces of about this size
+
+
+def _chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines joined into pieces of about STREAM_CHUNK bytes: each piece the server sends
+    costs a hop from the worker thread to the event loop, too much to pay once per line."""
+    pending: list[bytes] = []
+    size = 0
+    for line in lines:
+        pending.append(line)
+        size += len(line)
+        if size >= STREAM_CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+EXPORT_FILES_KEPT = 8  # rendered exports kept in the cache folder (newest first)
+
+
+def _export_file(request: Request, identity: str, last_modified: datetime | None) -> Path | None:
+    """Where the rendered body of this export is kept (EXPORT_CACHE_DIR), or None (no cache).
+
+    Named by everything the body is a function of: `identity` (data set state, options, code),
+    the database, and its load time (the records' timestamps), so no two bodies share a name."""
+    folder = request.app.state.settings.export_cache_dir
+    if not folder:
+        return None
+    key = hashlib.sha256(
+        f"{identity}\n{request.app.state.settings.database_url}\n{last_modified}".encode()
+    ).hexdigest()[:32]
+    return Path(folder) / f"export-{key}.ndjson"
+
+
+def _file_pieces(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        while piece := file.read(STREAM_CHUNK):
+            yield piece
+
+
+def _kept(pieces: Iterator[bytes], path: Path) -> Iterator[bytes]:
+    """Pass `pieces` on, writing them to `path`; the file appears (atomically) only once the
+    whole body was sent, so a reader never streams half an export. Any disk error: no copy."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
+            dir=path.parent, prefix=".partial-", delete=False
+        )
+    except OSError:
+        yield from pieces
+        return
+    complete = False
+    try:
+        for piece in pieces:
+            with contextlib.suppress(OSError):
+                partial.write(piece)
+            yield piece
+        partial.close()
+        os.replace(partial.name, path)
+        complete = True
+        _forget_old_exports(path.parent)
+    except OSError:
+        pass
+    finally:
+        if not complete:
+            partial.close()
+            with contextlib.suppress(OSError):
+                os.unlink(partial.name)
+
+
+def _forget_old_exports(folder: Path) -> None:
+    files = sorted(folder.glob("export-*.ndjson"), key=lambda f: f.stat().st_mtime, reverse=True)
+    for old in files[EXPORT_FILES_KEPT:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def streamed(
@@ -125,14 +260,26 @@ def streamed(
         connection.close()
         return Response(status_code=304, headers=common)
 
+    # A rendered copy of this very body, if one was kept, is sent as it is (exports are long to
+    # render and the data changes only on a load); else the body is rendered, and kept.
+    kept = _export_file(request, identity, last_modified) if media_type == NDJSON else None
+    pieces: Iterator[bytes]
+    if kept is not None and kept.is_file():
+        connection.close()
+        pieces = _file_pieces(kept)
+    else:
+        pieces = _chunks(lines)
+        if kept is not None:
+            pieces = _kept(pieces, kept)
+
     def body() -> Iterator[bytes]:
         try:
             if not use_gzip:
-                yield from lines
+                yield from pieces
                 return
             compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: gzip framing
-            for line in lines:
-                chunk = compressor.compress(line)
+            for piece in pieces:
+                chunk = compressor.compress(piece)
                 if chunk:
                     yield chunk
             yield compressor.flush()

@@ -1,5 +1,6 @@
 """The FastAPI application: versions, probes, docs, and the HTTP rules every response follows."""
 
+import itertools
 import re
 import time
 import uuid
@@ -25,8 +26,9 @@ from app.api.caching import cacheable
 from app.api.hsds import routes as hsds
 from app.api.hsds.openapi import hsds_openapi
 from app.api.openapi import CONTRACTS
+from app.api.response_cache import ResponseCache
 from app.api.v1.records import V1
-from app.api.v1.routes import build_router
+from app.api.v1.routes import build_router, check_accept
 from app.api.v2.routes import build_v2_router
 from app.api.versions import MIGRATION_GUIDE_PATH, V1_RETIREMENT, VERSIONS
 from app.db import create_engine, is_timeout
@@ -140,11 +142,16 @@ class HttpPolicy:
             )
 
 
+_ID_PREFIX = uuid.uuid4().hex[:16]  # this process's; a counter numbers its requests
+_request_numbers = itertools.count(1)
+
+
 def _request_id(given: bytes | None) -> str:
-    """The client's X-Request-ID if it is a plain token (it is echoed in a header), else new."""
+    """The client's X-Request-ID if it is a plain token (it is echoed in a header), else new:
+    unique without a system call per request (uuid4 reads the OS's random source)."""
     if given and REQUEST_ID.fullmatch(given):
         return given.decode()
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_request_numbers):016x}"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -252,7 +259,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _not_ready("No data set is loaded. Run `scn load`.")
         return JSONResponse({"status": "ready", "schema_revision": current, "last_seq": loaded})
 
-    # Outermost last: HttpPolicy sees every request first, CORS answers preflights.
+    # Outermost last: HttpPolicy sees every request first, CORS answers preflights; the response
+    # cache sits right in front of the router, so hits get the same headers from the layers above.
+    app.add_middleware(
+        ResponseCache, max_bytes=settings.response_cache_mb * 1024 * 1024, accepts=check_accept
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

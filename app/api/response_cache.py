@@ -1,0 +1,177 @@
+"""An in-process cache of rendered responses, keyed by URL and by the data set's state.
+
+The API's data changes only when a loader (or `scn mirror`), in another process, commits; every
+such commit changes the `dataset_state` row (its last change number, load time, history start).
+So a rendered representation stays right for as long as that row is unchanged. Each request reads
+the row (one primary-key read), and a cached representation made under the same row answers it:
+through `caching.respond`, the same function that answers on the uncached path, so bodies, ETags,
+304s and gzip are the same bytes. On a miss the endpoint runs as usual and its representation is
+kept only if the row was the same before and after it ran (no load committed in between).
+Requests for a URL that is being rendered wait for that rendering rather than repeat it.
+
+A representation is kept per URL and per value of the request headers that choose it (Accept,
+Accept-Language). Each worker process has its own cache, and every worker keys by the same
+database row, so they agree; ETags are hashes of the bytes, equal on every worker and every
+replica. The cache is an LRU bounded in bytes (RESPONSE_CACHE_MB; 0 turns it off). Error
+responses are never cached, nor are the exports and CSV lists (streamed, with their own ETags).
+"""
+
+import asyncio
+import sqlite3
+from collections import OrderedDict
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.api.caching import RENDERED, Rendered, respond
+from app.api.problems import ProblemError
+
+STATE_SQL = (
+    "SELECT dataset_version, content_digest, loaded_at, last_seq, history_start "
+    "FROM dataset_state WHERE id = 1"
+)
+STATE_QUERY = sa.text(STATE_SQL)
+Key = tuple[Any, ...]
+UNCACHED_PATHS = {"/v1/export", "/v2/export"}
+SELECTING_HEADERS = (b"accept", b"accept-language")
+"""Request headers that choose a representation (CSV or JSON; v2's language): part of the key.
+Accept-Encoding is not: `respond` makes either coding from one rendering."""
+
+
+class ResponseCache:
+    """ASGI middleware in front of the router: answers repeated GETs from memory."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, accepts: Any) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.accepts = accepts  # the router's Accept check (raises ProblemError for 406)
+        # (path, query, selecting headers) -> (data version, representation, bytes counted)
+        self.entries: OrderedDict[Key, tuple[tuple[Any, ...], Rendered, int]] = OrderedDict()
+        self.size = 0
+        self.sqlite: Any = None  # the SQLite connection that reads the data version
+        self.rendering: dict[Key, asyncio.Event] = {}  # URLs being rendered now
+        self.hits = 0
+        self.misses = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.max_bytes <= 0
+            or scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"] in UNCACHED_PATHS
+        ):
+            await self.app(scope, receive, send)
+            return
+        engine: sa.Engine = scope["app"].state.engine
+        try:
+            version = await self._data_version(engine)
+        except (sa.exc.DBAPIError, sqlite3.Error):
+            await self.app(scope, receive, send)  # the endpoint answers the outage as usual
+            return
+        headers = dict(scope["headers"])
+        key = (
+            scope["path"],
+            scope.get("query_string", b""),
+            *(headers.get(name, b"") for name in SELECTING_HEADERS),
+        )
+        if await self._answer_from_cache(key, version, scope, receive, send):
+            return
+        # One request per URL renders it; the others wait for its result instead of all doing
+        # the same work at once (a burst of one slow search could time out every one of them).
+        running = self.rendering.get(key)
+        if running is not None:
+            await running.wait()
+            if await self._answer_from_cache(key, version, scope, receive, send):
+                return
+            await self._render(key, version, engine, scope, receive, send)  # it kept nothing
+            return
+        done = self.rendering[key] = asyncio.Event()
+        try:
+            await self._render(key, version, engine, scope, receive, send)
+        finally:
+            del self.rendering[key]
+            done.set()
+
+    async def _render(
+        self,
+        key: Key,
+        version: tuple[Any, ...],
+        engine: sa.Engine,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """The endpoint answers; its representation is kept if no load committed meanwhile."""
+        self.misses += 1
+        await self.app(scope, receive, send)
+        rendered: Rendered | None = scope.get("state", {}).get(RENDERED)
+        if rendered is None or rendered.size > self.max_bytes // 4:
+            return
+        try:
+            still = await self._data_version(engine)
+        except (sa.exc.DBAPIError, sqlite3.Error):
+            return
+        if still == version:
+            self._keep(key, version, rendered)
+
+    async def _answer_from_cache(
+        self,
+        key: Key,
+        version: tuple[Any, ...],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> bool:
+        entry = self.entries.get(key)
+        if entry is None or entry[0] != version:
+            return False
+        request = Request(scope, receive)
+        try:
+            self.accepts(request)
+        except ProblemError:
+            return False  # the router answers 406 as usual
+        self.entries.move_to_end(key)
+        self.hits += 1
+        await respond(request, entry[1])(scope, receive, send)
+        return True
+
+    def _keep(self, key: Key, version: tuple[Any, ...], rendered: Rendered) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.size -= old[2]
+        # Counted with room for the gzip copy made on first use (a fraction of the body).
+        counted = rendered.size + len(rendered.body) // 4
+        self.entries[key] = (version, rendered, counted)
+        self.size += counted
+        while self.size > self.max_bytes and self.entries:
+            _, (_, _, evicted) = self.entries.popitem(last=False)
+            self.size -= evicted
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.size = 0
+
+    async def _data_version(self, engine: sa.Engine) -> tuple[Any, ...]:
+        if engine.dialect.name != "sqlite":
+            return await run_in_threadpool(_data_version, engine)
+        # SQLite is a local file: a primary-key read takes microseconds, less than a thread
+        # hop. One connection of its own, used only on the event loop's thread, in autocommit
+        # (each read sees the latest commit).
+        if self.sqlite is None:
+            self.sqlite = engine.raw_connection()
+        try:
+            row = self.sqlite.execute(STATE_SQL).fetchone()
+        except sqlite3.Error:
+            self.sqlite.invalidate()
+            self.sqlite = None
+            raise
+        return tuple(row) if row is not None else ()
+
+
+def _data_version(engine: sa.Engine) -> tuple[Any, ...]:
+    with engine.connect() as connection:
+        row = connection.execute(STATE_QUERY).first()
+    return tuple(row) if row is not None else ()

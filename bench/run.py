@@ -1,0 +1,680 @@
+"""`make bench`: the API, Datasette and nginx side by side on one synthetic data set.
+
+Run with the benchmark's own Python (bench/.venv, which holds Datasette and matplotlib):
+
+    bench/.venv/bin/python bench/run.py
+
+Knobs (environment): BENCH_RECORDS (1000000), BENCH_SEED (1), BENCH_DURATION (seconds per run,
+10), BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_ENGINE (sqlite | postgresql),
+BENCH_POSTGRES_URL (server for postgresql), BENCH_WORKERS (API workers, 1), BENCH_SERVERS
+(default api,datasette,nginx,cdn on SQLite; api on PostgreSQL), BENCH_SCENARIOS (all),
+BENCH_EXPORT (1), BENCH_HISTORY (1: the change feed with 10,000 changes of history too),
+BENCH_NAME (the results file's name).
+
+Each scenario runs hot (one URL) and cold (at least 10,000 distinct URLs, the API restarted
+first so nothing is cached), the servers taking turns. The figures go to bench/results/NAME.json;
+bench/report.py turns every results file into docs/PERFORMANCE.md's tables and chart.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+VENV = ROOT / ".venv" / "bin"
+SECRET = "bench-cursor-secret"
+SCENARIOS = ["list", "record", "first_page", "deep_page", "not_modified", "search", "changes"]
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+RECORDS = int(env("BENCH_RECORDS", "1000000"))
+SEED = int(env("BENCH_SEED", "1"))
+DURATION = int(env("BENCH_DURATION", "10"))
+CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
+THREADS = int(env("BENCH_THREADS", "2"))
+ENGINE = env("BENCH_ENGINE", "sqlite")
+WORKERS = int(env("BENCH_WORKERS", "1"))
+ALL_SERVERS = "api,datasette,nginx,cdn" if ENGINE == "sqlite" else "api"
+SERVERS = env("BENCH_SERVERS", ALL_SERVERS).split(",")
+CHOSEN = env("BENCH_SCENARIOS", ",".join(SCENARIOS)).split(",")
+EXPORT = env("BENCH_EXPORT", "1") == "1"
+HISTORY = env("BENCH_HISTORY", "1") == "1" and ENGINE == "sqlite"
+NAME = env("BENCH_NAME", f"{ENGINE}-{WORKERS}w-{RECORDS}")
+VAR = BENCH / "var"
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def load_average() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants (uvicorn workers, nginx workers)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        pending += [int(c) for c in children]
+    return total / 1024
+
+
+class PeakRss:
+    """The peak resident memory of a process tree while a block runs (sampled every 0.2 s)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self.running = pid, 0.0, True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, tree_rss_mb(self.pid))
+            time.sleep(0.2)
+
+    def __enter__(self) -> "PeakRss":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, tree_rss_mb(self.pid))
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+    """Status, headers (case-insensitive) and body."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> float:
+    """Seconds from now until `url` answers 200."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited ({process.returncode}) before it was ready")
+        try:
+            if get(url)[0] == 200:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+class Server:
+    name = ""
+    ready_path = "/"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ready_times: list[float] = []
+        self.peak_rss = 0.0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        command, extra_env = self.command()
+        log = (self.workdir / f"{self.name}.log").open("ab")
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            command, env={**os.environ, **extra_env}, stdout=log, stderr=log, cwd=ROOT
+        )
+        wait_ready(self.base + self.ready_path, self.process)
+        self.ready_times.append(time.monotonic() - started)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+
+class Api(Server):
+    name = "api"
+    ready_path = "/readyz"
+
+    def __init__(self, workdir: Path, database: str, workers: int) -> None:
+        super().__init__(workdir)
+        self.database, self.workers = database, workers
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        command = [str(VENV / "scn"), "serve", "--port", str(self.port)]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
+        return command, {
+            "DATABASE_URL": self.database,
+            "CURSOR_SECRET": SECRET,
+            "EXPORT_CACHE_DIR": str(self.workdir / "exports"),
+        }
+
+
+class Datasette(Server):
+    name = "datasette"
+    ready_path = "/-/versions.json"
+
+    def __init__(self, workdir: Path, path: Path) -> None:
+        super().__init__(workdir)
+        self.path = path
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        # -i (immutable): Datasette's fastest mode for a file that does not change.
+        return [
+            str(BENCH / ".venv" / "bin" / "datasette"),
+            "serve",
+            "-i",
+            str(self.path),
+            "--port",
+            str(self.port),
+        ], {}
+
+
+class Nginx(Server):
+    """Static copies of the API's bodies (the ceiling), and a caching proxy in front of the API
+    (a CDN in miniature: it keeps responses for Cache-Control's max-age)."""
+
+    name = "nginx"
+    ready_path = "/ready.json"
+
+    def __init__(self, workdir: Path, api: Api | None) -> None:
+        super().__init__(workdir)
+        self.www = workdir / "www"
+        self.www.mkdir(exist_ok=True)
+        (self.www / "ready.json").write_text("{}")
+        self.cdn_port = free_port()
+        self.api = api
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        prefix = self.workdir / "nginx"
+        prefix.mkdir(exist_ok=True)
+        cdn = ""
+        if self.api is not None:
+            cdn = f"""
+    proxy_cache_path {prefix}/cache keys_zone=api:32m max_size=1g;
+    upstream api {{ server 127.0.0.1:{self.api.port}; keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{self.cdn_port};
+        location / {{
+            proxy_pass http://api;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache api;
+            proxy_cache_revalidate on;
+            proxy_cache_lock on;
+        }}
+    }}"""
+        config = f"""
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    default_type application/json;
+    types {{ application/json json; application/x-ndjson ndjson; }}
+    client_body_temp_path {prefix}/client;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{self.port};
+        root {self.www};
+    }}{cdn}
+}}
+"""
+        (prefix / "nginx.conf").write_text(config)
+        return [
+            "nginx",
+            "-p",
+            str(prefix),
+            "-e",
+            str(prefix / "error.log"),
+            "-c",
+            str(prefix / "nginx.conf"),
+            "-g",
+            "daemon off;",
+        ], {}
+
+
+def wrk(base: str, url_file: str) -> dict[str, Any]:
+    command = [
+        "wrk",
+        f"-t{THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{DURATION}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH / "wrk" / "urls.lua"),
+        base,
+        "--",
+        url_file,
+        str(THREADS),
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("BENCHJSON "))
+    figures = json.loads(line.removeprefix("BENCHJSON "))
+    seconds = figures["duration_us"] / 1e6
+    errors = sum(v for k, v in figures.items() if k.startswith("errors_"))
+    return {
+        "rps": round(figures["requests"] / seconds, 1),
+        "p50_ms": round(figures["p50_us"] / 1000, 2),
+        "p90_ms": round(figures["p90_us"] / 1000, 2),
+        "p99_ms": round(figures["p99_us"] / 1000, 2),
+        "requests": figures["requests"],
+        "errors": errors,
+        "bytes_per_response": round(figures["bytes"] / max(figures["requests"], 1)),
+    }
+
+
+def one_line(path: Path, line: str) -> str:
+    path.write_text(line + "\n", encoding="utf-8")
+    return str(path)
+
+
+def main() -> None:
+    VAR.mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="scn-bench-"))
+    workdir.chmod(0o755)  # nginx's worker (user nobody when started as root) reads www/
+    say(f"{RECORDS} records on {ENGINE}, {WORKERS} API worker(s); work files in {workdir}")
+    if ENGINE == "sqlite":
+        db_path = VAR / f"bench-{RECORDS}-s{SEED}.sqlite3"
+        database = f"sqlite:///{db_path}"
+    else:
+        server = env("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+        database = server.rsplit("/", 1)[0] + f"/scn_bench_{RECORDS}_s{SEED}"
+    started = time.monotonic()
+    prepare = [str(VENV / "python"), str(BENCH / "prepare.py"), "--database", database]
+    prepare += ["--records", str(RECORDS), "--seed", str(SEED), "--secret", SECRET]
+    datasette_db = "bench"
+    if ENGINE == "sqlite":
+        # Datasette names a database after its file; a link gives it a short, stable name.
+        link = workdir / f"{datasette_db}.sqlite3"
+        subprocess.run([*prepare, "--out", str(workdir / "urls")], check=True)
+        link.symlink_to(db_path)
+    else:
+        subprocess.run([*prepare, "--out", str(workdir / "urls")], check=True)
+    say(f"prepared in {time.monotonic() - started:.0f} s")
+    manifest = json.loads((workdir / "urls" / "manifest.json").read_text())
+
+    api = Api(workdir, database, WORKERS)
+    servers: dict[str, Server] = {"api": api}
+    if "datasette" in SERVERS:
+        servers["datasette"] = Datasette(workdir, link)
+    nginx = Nginx(workdir, api if "cdn" in SERVERS else None) if "nginx" in SERVERS else None
+    results: dict[str, Any] = {
+        "name": NAME,
+        "engine": ENGINE,
+        "workers": WORKERS,
+        "records": RECORDS,
+        "seed": SEED,
+        "duration_s": DURATION,
+        "connections": CONNECTIONS,
+        "wrk_threads": THREADS,
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "load_before": load_average(),
+        "runs": [],
+        "examples": {},
+    }
+    try:
+        for s in servers.values():
+            s.start()
+        # Pre-render the hot bodies for nginx from the API itself: the same bytes.
+        if nginx is not None:
+            for scenario, per_server in manifest["scenarios"].items():
+                path = per_server["api"]["example"]
+                status, _, body = get(api.base + path)
+                assert status == 200, (scenario, status)
+                (nginx.www / f"{scenario}.json").write_bytes(body)
+            nginx.start()
+            servers["nginx"] = nginx
+        run_scenarios(results, manifest, servers, api, nginx, workdir)
+        if HISTORY and "changes" in CHOSEN:
+            run_history(results, manifest, api, workdir, database)
+        if EXPORT:
+            run_export(results, servers, api, nginx, datasette_db)
+        results["ready_s"] = {name: s.ready_times for name, s in servers.items()}
+        results["peak_rss_mb"] = {name: round(s.peak_rss, 1) for name, s in servers.items()}
+    finally:
+        for s in servers.values():
+            s.stop()
+        if nginx is not None:
+            nginx.stop()
+    results["load_after"] = load_average()
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    results["total_s"] = round(time.monotonic() - started)
+    out = BENCH / "results" / f"{NAME}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    say(f"results in {out.relative_to(ROOT)} ({results['total_s']} s)")
+    shutil.rmtree(workdir, ignore_errors=True)
+    subprocess.run([sys.executable, str(BENCH / "report.py")], check=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    versions = {}
+    for name, command in {
+        "python": [str(VENV / "python"), "--version"],
+        "nginx": ["nginx", "-v"],
+        "wrk": ["wrk", "--version"],
+        "datasette": [str(BENCH / ".venv" / "bin" / "datasette"), "--version"],
+        "sqlite": [str(VENV / "python"), "-c", "import sqlite3; print(sqlite3.sqlite_version)"],
+    }.items():
+        done = subprocess.run(command, capture_output=True, text=True)
+        versions[name] = (done.stdout + done.stderr).strip().splitlines()[0]
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": memory, "versions": versions}
+
+
+def record(
+    results: dict[str, Any], server: Server, scenario: str, mode: str, figures: dict[str, Any]
+) -> None:
+    figures = {"scenario": scenario, "mode": mode, "server": server.name, **figures}
+    figures["rss_mb"] = round(tree_rss_mb(server.pid), 1)
+    figures["load"] = load_average()
+    results["runs"].append(figures)
+    say(
+        f"{scenario:12} {mode:4} {server.name:9} {figures['rps']:9.1f} rps  "
+        f"p50 {figures['p50_ms']:7.2f} ms  p99 {figures['p99_ms']:7.2f} ms  "
+        f"{figures['bytes_per_response']:7d} B  rss {figures['rss_mb']:.0f} MB  "
+        f"errors {figures['errors']}  load {figures['load'][0]}"
+    )
+
+
+def measure(server: Server, url_file: str, base: str | None = None) -> dict[str, Any]:
+    with PeakRss(server.pid) as peak:
+        figures = wrk(base or server.base, url_file)
+    server.peak_rss = max(server.peak_rss, peak.peak)
+    return figures
+
+
+def etags_of(base: str, paths: list[str]) -> list[str]:
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda p: get(base + p)[1].get("ETag", ""), paths))
+    return answers
+
+
+def run_scenarios(
+    results: dict[str, Any],
+    manifest: dict[str, Any],
+    servers: dict[str, Server],
+    api: Api,
+    nginx: Nginx | None,
+    workdir: Path,
+) -> None:
+    order = [n for n in ("api", "datasette", "nginx") if n in servers]
+    turn = 0
+    for scenario in [s for s in SCENARIOS if s in CHOSEN]:
+        for mode in ("hot", "cold"):
+            turn += 1
+            # The servers take turns going first, so none always runs after the same one.
+            for name in order[turn % len(order) :] + order[: turn % len(order)]:
+                server = servers[name]
+                url_file = url_set(manifest, scenario, mode, name, api, nginx, workdir)
+                if url_file is None:
+                    continue
+                if mode == "cold" and name == "api":
+                    api.restart()  # nothing cached: every URL is a miss
+                    # Warm the fresh process up on the scenario's hot URL, not the cold set.
+                    wrk_warmup(
+                        server.base,
+                        url_set(manifest, scenario, "hot", name, api, nginx, workdir) or url_file,
+                    )
+                if mode == "hot":
+                    wrk_warmup(server.base, url_file)
+                results["examples"].setdefault(scenario, {})[name] = first_line(url_file)
+                record(results, server, scenario, mode, measure(server, url_file))
+                if name == "api" and nginx is not None and nginx.api is not None and mode == "hot":
+                    # The same URL through the caching proxy: what a CDN in front gives.
+                    wrk_warmup(f"http://127.0.0.1:{nginx.cdn_port}", url_file)
+                    figures = measure(nginx, url_file, f"http://127.0.0.1:{nginx.cdn_port}")
+                    record(results, _Named(nginx, "cdn"), scenario, mode, figures)
+
+
+class _Named(Server):
+    """A server's process under another name (nginx as the caching proxy)."""
+
+    def __init__(self, server: Server, name: str) -> None:
+        self.server, self.name = server, name
+
+    @property
+    def pid(self) -> int:
+        return self.server.pid
+
+
+def first_line(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8").split("\n", 1)[0]
+
+
+def wrk_warmup(base: str, url_file: str) -> None:
+    subprocess.run(
+        ["wrk", "-t1", "-c4", "-d1s", "-s", str(BENCH / "wrk" / "urls.lua"), base, "--", url_file],
+        capture_output=True,
+        check=True,
+    )
+
+
+def url_set(
+    manifest: dict[str, Any],
+    scenario: str,
+    mode: str,
+    server: str,
+    api: Api,
+    nginx: Nginx | None,
+    workdir: Path,
+) -> str | None:
+    """The URL file of a run, or None where the server has no equivalent."""
+    scenarios = manifest["scenarios"]
+    if server == "nginx":
+        if mode == "cold":
+            return None  # the ceiling is measured hot: one pre-rendered body
+        if scenario == "not_modified":
+            etag = get(f"{nginx.base}/list.json")[1]["ETag"] if nginx else ""
+            return one_line(workdir / "nginx-304.txt", f"/list.json\t{etag}")
+        return one_line(workdir / f"nginx-{scenario}.txt", f"/{scenario}.json")
+    if scenario == "not_modified":
+        if server != "api":
+            return None  # Datasette sends no ETag: it cannot answer 304
+        if mode == "hot":
+            path = first_line(scenarios["list"]["api"]["hot"])
+            etag = get(api.base + path)[1]["ETag"]
+            return one_line(workdir / "api-304-hot.txt", f"{path}\t{etag}")
+        target = workdir / "api-304-cold.txt"
+        if not target.exists():
+            paths = Path(scenarios["record"]["api"]["cold"]).read_text().split()
+            etags = etags_of(api.base, paths)
+            target.write_text("".join(f"{p}\t{e}\n" for p, e in zip(paths, etags, strict=True)))
+        return str(target)
+    return str(scenarios[scenario][server][mode])
+
+
+def run_history(
+    results: dict[str, Any], manifest: dict[str, Any], api: Api, workdir: Path, database: str
+) -> None:
+    """The change feed with the full history and with only the last 10,000 changes kept."""
+    source = Path(database.removeprefix("sqlite:///"))
+    short = VAR / f"{source.stem}-history10k.sqlite3"
+    if not short.exists():
+        say("copying the database to keep only 10,000 changes of history")
+        shutil.copy(source, short)
+        subprocess.run(
+            [
+                str(VENV / "scn"),
+                "history",
+                "prune",
+                "--keep",
+                "10000",
+                "--database",
+                f"sqlite:///{short}",
+            ],
+            check=True,
+        )
+    pruned = Api(workdir, f"sqlite:///{short}", api.workers)
+    pruned.name = "api"
+    full_hot = manifest["scenarios"]["changes"]["api"]["hot"]
+    full_cold = manifest["scenarios"]["changes"]["api"]["cold"]
+    history = results.setdefault("history", [])
+    try:
+        for label, server in (("full", api), ("10k", pruned), ("full", api), ("10k", pruned)):
+            for mode, url_file in (("hot", full_hot), ("cold", full_cold)):
+                server.restart()
+                if mode == "hot":
+                    wrk_warmup(server.base, url_file)
+                figures = wrk(server.base, url_file)
+                figures |= {"history": label, "mode": mode}
+                history.append(figures)
+                say(
+                    f"changes history {label:4} {mode}: {figures['rps']} rps, "
+                    f"p50 {figures['p50_ms']} ms"
+                )
+    finally:
+        pruned.stop()
+    api.restart()
+
+
+def run_export(
+    results: dict[str, Any],
+    servers: dict[str, Server],
+    api: Api,
+    nginx: Nginx | None,
+    datasette_db: str,
+) -> None:
+    """(g) The full export, timed end to end: records per second."""
+    exports = results.setdefault("export", [])
+    target = nginx.www / "export.ndjson" if nginx else Path(os.devnull)
+    # Cold: the first export after a start with no kept copy (rendered from the database);
+    # hot: the next one (the kept copy).
+    shutil.rmtree(api.workdir / "exports", ignore_errors=True)
+    api.restart()
+    for mode in ("cold", "hot"):
+        with PeakRss(api.pid) as peak:
+            started = time.monotonic()
+            with urllib.request.urlopen(api.base + "/v1/export", timeout=3600) as response:
+                lines, size = 0, 0
+                with (target if mode == "cold" else Path(os.devnull)).open("wb") as out:
+                    for line in response:
+                        lines += 1
+                        size += len(line)
+                        out.write(line)
+            seconds = time.monotonic() - started
+        api.peak_rss = max(api.peak_rss, peak.peak)
+        exports.append(_export("api", lines - 1, size, seconds, peak.peak) | {"mode": mode})
+    if "datasette" in servers:
+        ds = servers["datasette"]
+        tables = [
+            "source",
+            "theme",
+            "country",
+            "action_plan",
+            "legal_basis",
+            "city",
+            "organisation",
+            "cooperation",
+            "practice",
+            "contact_point",
+        ]
+        with PeakRss(ds.pid) as peak:
+            started, rows, size = time.monotonic(), 0, 0
+            for table in tables:
+                url = f"{ds.base}/{datasette_db}/{table}.csv?_stream=on&_size=max"
+                with urllib.request.urlopen(url, timeout=3600) as response:
+                    for line in response:
+                        rows += 1
+                        size += len(line)
+                rows -= 1  # the CSV header
+            seconds = time.monotonic() - started
+        ds.peak_rss = max(ds.peak_rss, peak.peak)
+        exports.append(_export("datasette", rows, size, seconds, peak.peak))
+    if nginx is not None:
+        with PeakRss(nginx.pid) as peak:
+            started = time.monotonic()
+            with urllib.request.urlopen(nginx.base + "/export.ndjson", timeout=3600) as response:
+                size = sum(len(chunk) for chunk in iter(lambda: response.read(1 << 20), b""))
+            seconds = time.monotonic() - started
+        exports.append(_export("nginx", lines - 1, size, seconds, peak.peak))
+    for e in exports:
+        say(
+            f"export {e['server']:9} {e.get('mode', ''):4} {e['records']} records in "
+            f"{e['seconds']} s: {e['records_per_s']} records/s, peak rss {e['peak_rss_mb']} MB"
+        )
+
+
+def _export(server: str, records: int, size: int, seconds: float, rss: float) -> dict[str, Any]:
+    return {
+        "server": server,
+        "records": records,
+        "bytes": size,
+        "seconds": round(seconds, 2),
+        "records_per_s": round(records / seconds),
+        "peak_rss_mb": round(rss, 1),
+    }
+
+
+if __name__ == "__main__":
+    main()

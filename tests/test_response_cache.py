@@ -1,0 +1,172 @@
+"""The response cache answers exactly as the uncached path does, and sees every load at once."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.api.main import create_app
+from app.api.response_cache import ResponseCache
+from app.db import create_engine
+from app.loader import load
+from app.settings import Settings
+from tests.live import client, live_app, live_server
+
+URLS = [
+    "/",
+    "/v1/openapi.json",
+    "/v1/meta",
+    "/v1/practices",
+    "/v1/practices?limit=3",
+    "/v1/organisations?kind=ministry&kind=agency",
+    "/v1/organisations?country=dk&limit=2",
+    "/v1/cities/viborg",
+    "/v1/practices/vink",
+    "/v1/themes?q=hotline",
+    "/v1/search?q=mentor",
+    "/v1/changes?since=0&limit=5",
+    "/v1/changes?since=100",
+    "/v1/graph.svg?city=viborg",
+    "/v2/countries/dk",
+    "/v2/organisations/danish-prison-and-probation-service",
+    "/v2/practices?limit=3",
+    "/v2/search?q=Danemark",
+    "/v2/graph?city=viborg",
+]
+VARYING = {"date", "x-request-id", "server"}
+
+
+def _cache_of(app: object) -> ResponseCache:
+    layer = app.middleware_stack  # type: ignore[attr-defined]
+    while not isinstance(layer, ResponseCache):
+        layer = layer.app
+    return layer
+
+
+def _answer(response: httpx.Response) -> tuple[int, bytes, dict[str, str]]:
+    headers = {k: v for k, v in response.headers.items() if k not in VARYING}
+    return response.status_code, response.content, headers
+
+
+@pytest.fixture
+def servers(
+    database_url: str, seeds: Path, tmp_path: Path
+) -> Iterator[tuple[httpx.Client, httpx.Client, object]]:
+    """(cached, uncached) clients of two servers on one loaded database, and the cached app."""
+    engine = create_engine(database_url)
+    load(engine, seeds)
+    engine.dispose()
+    exports = tmp_path / "exports"
+    app = create_app(Settings(database_url=database_url, export_cache_dir=str(exports)))
+    with (
+        live_app(app) as cached_base,
+        live_server(database_url, response_cache_mb=0, export_cache_dir="") as plain_base,
+        client(cached_base) as cached,
+        client(plain_base) as plain,
+    ):
+        yield cached, plain, app
+
+
+def _requests(plain: httpx.Client, url: str) -> list[tuple[str, dict[str, str]]]:
+    """The request variants a URL is asked with: plain, gzip, and conditional ones."""
+    first = plain.get(url)
+    etag, modified = first.headers["etag"], first.headers.get("last-modified")
+    gzip_etag = plain.get(url, headers={"Accept-Encoding": "gzip"}).headers["etag"]
+    variants: list[tuple[str, dict[str, str]]] = [
+        ("GET", {"Accept-Encoding": "identity"}),
+        ("GET", {"Accept-Encoding": "gzip"}),
+        ("HEAD", {"Accept-Encoding": "identity"}),
+        ("GET", {"If-None-Match": etag, "Accept-Encoding": "identity"}),
+        ("GET", {"If-None-Match": gzip_etag, "Accept-Encoding": "gzip"}),
+        ("GET", {"If-None-Match": '"other"', "Accept-Encoding": "identity"}),
+        ("GET", {"Accept": "text/html", "Accept-Encoding": "identity"}),
+        ("GET", {"Origin": "https://example.org", "Accept-Encoding": "identity"}),
+        # Headers that choose another representation of the same URL.
+        ("GET", {"Accept-Language": "fr", "Accept-Encoding": "identity"}),
+        ("GET", {"Accept-Language": "da, en;q=0.5", "Accept-Encoding": "identity"}),
+        ("GET", {"Accept": "text/csv", "Accept-Encoding": "identity"}),
+    ]
+    if modified:
+        variants.append(("GET", {"If-Modified-Since": modified, "Accept-Encoding": "identity"}))
+    return variants
+
+
+def test_cached_answers_are_the_uncached_ones(
+    servers: tuple[httpx.Client, httpx.Client, object],
+) -> None:
+    cached, plain, app = servers
+    for url in [*URLS, "/v1/export", "/v1/export?type=city&type=theme"]:
+        for method, headers in _requests(plain, url):
+            expected = _answer(plain.request(method, url, headers=headers))
+            for _ in range(2):  # a miss, then (where cacheable) a hit
+                assert _answer(cached.request(method, url, headers=headers)) == expected, (
+                    url,
+                    method,
+                    headers,
+                )
+    cache = _cache_of(app)
+    assert cache.hits > len(URLS) * 4
+    assert cache.entries
+    kept = list(Path(app.state.settings.export_cache_dir).glob("export-*.ndjson"))  # type: ignore[attr-defined]
+    assert len(kept) == 2  # the whole export and the one of two types
+
+
+def test_a_load_is_seen_at_once(
+    servers: tuple[httpx.Client, httpx.Client, object], database_url: str, seeds: Path
+) -> None:
+    cached, plain, _ = servers
+    urls = [
+        "/v1/practices/vink",
+        "/v1/practices",
+        "/v1/meta",
+        "/v1/changes?since=0&limit=5",
+        "/v1/export",
+    ]
+    before = {url: cached.get(url).content for url in urls}
+    assert {url: cached.get(url).content for url in urls} == before  # served from the cache
+
+    practices = seeds / "practices.yaml"
+    practices.write_text(
+        practices.read_text(encoding="utf-8").replace(
+            "name: VINK programme", "name: VINK programme (renamed)", 1
+        ),
+        encoding="utf-8",
+    )
+    engine = create_engine(database_url)
+    assert load(engine, seeds).updated == 1
+    engine.dispose()
+
+    for url in urls:
+        fresh = cached.get(url)
+        assert _answer(fresh) == _answer(plain.get(url))
+        assert fresh.content != before[url] or url.startswith("/v1/changes?since=0")
+    assert "renamed" in cached.get("/v1/practices/vink").json()["name"]
+
+
+def test_errors_are_never_cached(servers: tuple[httpx.Client, httpx.Client, object]) -> None:
+    cached, _, app = servers
+    for _ in range(2):
+        assert cached.get("/v1/practices/no-such-practice").status_code == 404
+        assert cached.get("/v1/practices?unknown=1").status_code == 400
+    assert not any(key[0].endswith("no-such-practice") for key in _cache_of(app).entries)
+
+
+def test_concurrent_requests_for_one_url_render_it_once(
+    servers: tuple[httpx.Client, httpx.Client, object],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cached, plain, app = servers
+    cache = _cache_of_after_start(cached, app)
+    url = "/v1/search?q=the&limit=40"
+    misses = cache.misses
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _answer(cached.get(url)), range(16)))
+    assert cache.misses == misses + 1
+    assert answers == [_answer(plain.get(url))] * 16
+
+
+def _cache_of_after_start(http: httpx.Client, app: object) -> ResponseCache:
+    http.get("/v1/meta")  # the middleware stack is built on the first request
+    return _cache_of(app)

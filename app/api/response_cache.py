@@ -9,8 +9,8 @@ through `caching.respond`, the same function that answers on the uncached path, 
 kept only if the row was the same before and after it ran (no load committed in between).
 Requests for a URL that is being rendered wait for that rendering rather than repeat it.
 
-A representation is kept per URL and per value of the request headers that choose it (Accept,
-Accept-Language). Each worker process has its own cache, and every worker keys by the same
+A representation is kept per URL and per value of the request headers that choose it (Host,
+Accept, Accept-Language). Each worker process has its own cache, and every worker keys by the same
 database row, so they agree; ETags are hashes of the bytes, equal on every worker and every
 replica. The cache is an LRU bounded in bytes (RESPONSE_CACHE_MB; 0 turns it off). Error
 responses are never cached, nor are the exports and CSV lists (streamed, with their own ETags).
@@ -36,9 +36,10 @@ STATE_SQL = (
 STATE_QUERY = sa.text(STATE_SQL)
 Key = tuple[Any, ...]
 UNCACHED_PATHS = {"/v1/export", "/v2/export"}
-SELECTING_HEADERS = (b"accept", b"accept-language")
-"""Request headers that choose a representation (CSV or JSON; v2's language): part of the key.
-Accept-Encoding is not: `respond` makes either coding from one rendering."""
+SELECTING_HEADERS = (b"host", b"accept", b"accept-language")
+"""Request headers that choose a representation: part of the key. Host (with the scheme): the
+catalogue and the HSDS profile write absolute URLs; Accept: CSV or JSON; Accept-Language: v2's
+language. Accept-Encoding is not: `respond` makes either coding from one rendering."""
 
 
 class ResponseCache:
@@ -73,6 +74,7 @@ class ResponseCache:
             return
         headers = dict(scope["headers"])
         key = (
+            scope.get("scheme", "http"),
             scope["path"],
             scope.get("query_string", b""),
             *(headers.get(name, b"") for name in SELECTING_HEADERS),

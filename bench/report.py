@@ -278,7 +278,13 @@ def chart(results: dict[str, Any], path: Path) -> None:
     }
     for i, server in enumerate(servers):
         xs = [x + (i - (len(servers) - 1) / 2) * width for x in range(len(labels))]
-        ax.bar(xs, [g[i] or 0.1 for g in groups], width, label=names[server], color=colours[server])
+        ax.bar(
+            xs,
+            [g[i] or float("nan") for g in groups],
+            width,
+            label=names[server],
+            color=colours[server],
+        )
     ax.set_yscale("log")
     ax.set_ylabel("requests per second (log scale)")
     ax.set_xticks(range(len(labels)), labels, fontsize=8)

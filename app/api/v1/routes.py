@@ -85,8 +85,12 @@ class Api:
             conn,
             personal_contacts=settings.publish_personal_contacts,
             api=self.prefix,
-            languages=getattr(request.state, "languages", None) if self.multilingual else None,
+            languages=self.languages(request),
         )
+
+    def languages(self, request: Request) -> list[str] | None:
+        """The reader's languages, best first (v2: set by its negotiation); None: every one."""
+        return getattr(request.state, "languages", None) if self.multilingual else None
 
     def parameters(self, names: set[str]) -> set[str]:
         return names | {"lang"} if self.multilingual else names
@@ -379,7 +383,7 @@ def _csv_list(
             "personal": settings.publish_personal_contacts,
             "code": PACKAGE_VERSION,
             "api": api.prefix,
-            "languages": getattr(request.state, "languages", None) if api.multilingual else None,
+            "languages": api.languages(request),
         },
     )
 
@@ -864,7 +868,7 @@ def _export_endpoint(api: Api) -> Callable[..., Response]:
     ) -> Response:
         """Every current record as NDJSON, streamed: a header line, then one record per line."""
         check_parameters(request, api.parameters({"type"}))
-        languages = getattr(request.state, "languages", None) if api.multilingual else None
+        languages = api.languages(request)
         settings: Settings = request.app.state.settings
         types: list[str] | None = [t for t in ENTITIES if t in set(type)] if type else None
         conn = db.read_transaction(request.app.state.engine)

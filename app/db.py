@@ -61,9 +61,19 @@ def _postgresql_engine(
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
+def _is_sqlite_uri(url: sa.URL) -> bool:
+    """`sqlite:///file:PATH?mode=ro&uri=true`: the database part is a SQLite URI, not a path."""
+    return str(url.query.get("uri", "")).lower() in ("true", "1")
+
+
 def _sqlite_engine(url: sa.URL, read_only: bool, **kwargs: Any) -> sa.Engine:
     path = url.database
-    if read_only and path and path != ":memory:":
+    if _is_sqlite_uri(url):
+        # The caller wrote the URI, options and all; it names no folder to create (taken as a
+        # path, "file:/tmp/x" would make a folder named "file:" in the working directory).
+        if read_only and "mode" not in url.query:
+            url = url.update_query_dict({"mode": "ro"})
+    elif read_only and path and path != ":memory:":
         # mode=ro: the API can never write, and a missing file is an error, not a new database.
         url = url.set(database=f"file:{Path(path).resolve()}?mode=ro", query={"uri": "true"})
     elif path and path != ":memory:":

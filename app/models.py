@@ -106,7 +106,7 @@ class Source(Record, table=True):
     kind: str = Field(max_length=32, index=True)
     language: str = Field(max_length=2, index=True)
     url: str | None = None
-    document: str = Field(description="File name of the text in shared/seed-documents/")
+    document: str = Field(description="Path of the text in the repository (sources/...)")
     last_modified: date | None = None
     last_modified_precision: str | None = Field(default=None, max_length=8)
     description: Text | None = Field(default=None, sa_type=NULLABLE_JSON)

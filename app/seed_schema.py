@@ -26,6 +26,8 @@ CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Url = Annotated[str, Field(pattern=r"^https?://\S+$")]
 Count = Annotated[int, Field(ge=0)]
+DOCUMENT_PATTERN = r"^(?:[\w-][\w.-]*/)*[\w-][\w.-]*\.txt$"
+"""A text's path relative to the data set's root (`sources/x.en.txt`): no `..`, not absolute."""
 
 _PARTIAL_DATE = re.compile(r"^(\d{3}0)s$|^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
@@ -117,7 +119,7 @@ class SourceSeed(SeedModel):
     kind: Vocab[vocab.SourceKind]
     language: LanguageCode
     url: Url | None = None
-    document: Annotated[str, Field(pattern=r"^[\w.-]+\.txt$")]
+    document: Annotated[str, Field(pattern=DOCUMENT_PATTERN)]
     last_modified: DateText | None = None
     description: Translated | None = None
 

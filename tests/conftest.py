@@ -25,6 +25,9 @@ ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# A run that leaves a stray file in the checkout fails (tests/stray_files.py).
+pytest_plugins = ["tests.stray_files"]
+
 
 def _postgres_unavailable() -> str | None:
     engine = sa.create_engine(ADMIN_URL)

@@ -20,7 +20,7 @@ from app.settings import PROJECT_ROOT
 from tests.conftest import SEEDS
 from tests.key_facts import KEY_FACTS, KEY_LINKS
 
-SEED_DOCUMENTS = PROJECT_ROOT.parent / "shared" / "seed-documents"
+SOURCE_TEXTS = PROJECT_ROOT / "sources"
 
 
 @pytest.fixture
@@ -82,13 +82,16 @@ def test_every_record_cites_a_source_and_every_source_is_cited(loaded: sa.Engine
     assert sources == sources_cited
 
 
-def test_every_seed_document_is_a_source_and_every_source_a_document() -> None:
+def test_every_source_text_is_a_source_and_every_source_a_text() -> None:
     seeds = read_seeds(SEEDS)
-    documents = {s.document for s in seeds.records["source"].values()}  # type: ignore[attr-defined]
-    if SEED_DOCUMENTS.is_dir():
-        assert documents == {p.name for p in SEED_DOCUMENTS.glob("*.txt")}
-    else:
-        assert len(documents) == 5
+    sources = seeds.records["source"].values()
+    documents = {s.document for s in sources}  # type: ignore[attr-defined]
+    texts = {p.relative_to(PROJECT_ROOT).as_posix() for p in SOURCE_TEXTS.glob("*.txt")}
+    assert len(texts) == 5
+    assert documents == texts
+    for source in sources:  # sources/<id>.<language>.txt, as sources/README.md says
+        expected = f"sources/{source.id}.{source.language}.txt"  # type: ignore[attr-defined]
+        assert source.document == expected  # type: ignore[attr-defined]
 
 
 def test_danish_letters_and_typography_survive_the_round_trip(loaded: sa.Engine) -> None:

@@ -18,8 +18,9 @@ from app.api.hsds.openapi import hsds_openapi
 from app.settings import PROJECT_ROOT
 from tests.live import client, live_server, schemathesis
 
-# The official schemas, unchanged (see its README); HSDS_SCHEMAS may point elsewhere.
-OFFICIAL = Path(os.environ.get("HSDS_SCHEMAS", PROJECT_ROOT.parent / "shared" / "hsds-3.0"))
+# The official schemas, unchanged, with their licence (tests/fixtures/hsds-3.0/README.md);
+# HSDS_SCHEMAS may point to another copy.
+OFFICIAL = Path(os.environ.get("HSDS_SCHEMAS", PROJECT_ROOT / "tests" / "fixtures" / "hsds-3.0"))
 CHECK_JSONSCHEMA = str(Path(sys.executable).parent / "check-jsonschema")
 COMMITTED = PROJECT_ROOT / "openapi" / "hsds.json"
 # As docs/HSDS.md tells anyone to compute an id, independently of the code.

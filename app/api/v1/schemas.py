@@ -94,7 +94,10 @@ class Source(RecordBase):
     url: Annotated[str | None, described("The document's own address, where it gives one")]
     document: Annotated[
         str,
-        described("File name of the text in the seed documents", "001_ef233789afd2a305.txt"),
+        described(
+            "Path of the source's text in the project repository (sources/README.md)",
+            "sources/scn-viborg-profile.en.txt",
+        ),
     ]
     last_modified: Annotated[
         PartialDate | None, described("Last modification date the document states")

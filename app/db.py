@@ -81,7 +81,17 @@ def _postgresql_engine(
     connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
     if options:
         connect_args["options"] = " ".join(options)
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        # After a `postgresql_readonly` transaction SQLAlchemy sets psycopg's `read_only` to
+        # False, and psycopg then begins every later transaction READ WRITE, which a hot
+        # standby refuses. Give the access mode back to the session's default.
+        if dbapi_connection is not None:
+            dbapi_connection.read_only = None
+
+    return engine
 
 
 def _sqlite_engine(url: sa.URL, read_only: bool, **kwargs: Any) -> sa.Engine:

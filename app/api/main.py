@@ -259,7 +259,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     )
                 loaded = connection.execute(sa.text("SELECT last_seq FROM dataset_state")).scalar()
                 replica = replica_status(connection)
-        except sa.exc.DBAPIError:
+        except sa.exc.DBAPIError as exc:
+            problems.logger.warning("not ready: %s", str(exc.orig).strip())
             return _not_ready("The database does not answer, or holds no schema.")
         if loaded is None:
             return _not_ready("No data set is loaded. Run `scn load`.")

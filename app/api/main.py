@@ -87,7 +87,7 @@ class HttpPolicy:
                 ]
                 if retiring:
                     extra += [(k.lower().encode(), v.encode()) for k, v in V1_RETIREMENT.items()]
-                message["headers"] = [*message.get("headers", []), *extra]
+                message["headers"] = _one_vary([*message.get("headers", []), *extra])
             elif message["type"] == "http.response.body" and method == "HEAD":
                 message = {**message, "body": b""}
             await send(message)
@@ -141,6 +141,24 @@ class HttpPolicy:
                     "duration_ms": round((time.monotonic() - started) * 1000, 1),
                 }
             )
+
+
+def _one_vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """One Vary header, each name once: the layers (routes, gzip, CORS) each add theirs, and a
+    shared cache such as nginx keeps variants apart only if every variant of a URL carries the
+    same Vary (an identity answer had Accept-Encoding twice, a gzipped one once)."""
+    names: dict[bytes, bytes] = {}
+    others = []
+    for key, value in headers:
+        if key.lower() == b"vary":
+            for name in value.split(b","):
+                if name.strip():
+                    names.setdefault(name.strip().lower(), name.strip())
+        else:
+            others.append((key, value))
+    if not names:
+        return headers
+    return [*others, (b"vary", b", ".join(names.values()))]
 
 
 _ID_PREFIX = uuid.uuid4().hex[:16]  # this process's; a counter numbers its requests

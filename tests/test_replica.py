@@ -27,6 +27,7 @@ from app.loader import load
 from tests.conftest import SEEDS
 from tests.helpers import edit_record
 from tests.live import live_server
+from tests.nginx_proxy import caching_proxy
 from tests.private_postgres import PrivatePostgres, private_postgres, private_standby
 from tests.seed_edits import random_edit
 from tests.test_outage import assert_outage, wait_until_ok
@@ -36,6 +37,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 SECRET = "replica-test-cursor-secret"
 HOST = "api.example.org"  # both servers stand behind one name, as behind a load balancer
 WAIT_S = 90  # bound on any wait for replication or recovery; polled, so usually far less
+MAX_AGE = 2  # CACHE_MAX_AGE: short, so copies kept by the proxy expire within the test
 
 
 @dataclass
@@ -102,8 +104,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         migrate.upgrade(primary.url)
         with (
             private_standby(primary) as standby,
-            live_server(primary.url, cursor_secret=SECRET) as primary_api,
-            live_server(standby.url, cursor_secret=SECRET) as replica_api,
+            live_server(primary.url, cursor_secret=SECRET, cache_max_age=MAX_AGE) as primary_api,
+            live_server(standby.url, cursor_secret=SECRET, cache_max_age=MAX_AGE) as replica_api,
         ):
             cluster = Cluster(primary, standby, primary_api, replica_api, seeds)
             cluster.wait_replayed(cluster.load(edit=lambda _: None))
@@ -385,3 +387,36 @@ def test_a_stopped_standby_is_503_on_its_server_which_recovers_without_a_restart
         replica.wait_replayed(seq)
         assert marker in on_replica.get("/v2/cities/viborg").text
         wait_until_ok(on_replica, "/readyz", within=WAIT_S)
+
+
+# --- the whole recipe: primary, replica, their servers, the caching proxy in front -------------
+
+
+def test_a_client_syncing_through_the_proxy_in_front_of_primary_and_replica_misses_nothing(
+    replica: Cluster,
+) -> None:
+    servers = [replica.primary_api, replica.replica_api]
+    with (
+        caching_proxy([base.removeprefix("http://") for base in servers]) as base,
+        httpx.Client(base_url=base, timeout=60) as proxy,
+        replica.http(replica.primary_api) as on_primary,
+    ):
+        expected = paged_ids([on_primary], "/v2/practices?limit=100")
+        assert paged_ids([proxy], "/v2/practices?limit=2") == expected
+
+        follower = Follower(proxy)
+        replica.replay(paused=True)
+        seq = replica.load()
+        # The proxy sends misses to either server in turn; the replica, behind, answers that
+        # nothing is new (kept by the proxy for max-age); the primary answers the changes.
+        deadline = time.monotonic() + WAIT_S
+        while follower.since < seq:
+            assert time.monotonic() < deadline, f"the client is stuck at {follower.since} < {seq}"
+            follower.step(proxy)
+            time.sleep(0.2)
+        replica.replay(paused=False)
+        replica.wait_replayed(seq)
+
+        _, truth = export(on_primary)
+        assert follower.seen == sorted(set(follower.seen)), "a change was given twice"
+        assert follower.records == truth

@@ -18,12 +18,13 @@ cycles through a fixed set of URLs (lists, records, search, changes, v1 and v2, 
 
 Each configuration runs BENCH_ROUNDS (3) times, in turns, and the median is reported, with the
 ratio to `direct` measured in the same phase. Knobs as in bench/run.py: BENCH_DURATION (10),
-BENCH_CONNECTIONS (16), BENCH_THREADS (2). Results: bench/results/scaleout.json, and a table on
-standard output.
+BENCH_CONNECTIONS (16), BENCH_THREADS (2). Results: bench/results/scaleout/ENGINE.json, and a
+table on standard output. The work folder (SQLite file, logs, nginx's cache) is deleted at the end.
 """
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -192,6 +193,7 @@ def main() -> None:
     finally:
         for server in reversed(started):
             server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     summary = {}
     for name, figures in runs.items():
@@ -209,7 +211,8 @@ def main() -> None:
         row["ratio_to_direct"] = round(
             row["rps"] / (base2 if "60" in name or "hits" in name else base1), 2
         )
-    (BENCH / "results").mkdir(exist_ok=True)
+    # A folder of its own: bench/report.py reads every bench/results/*.json as a `make bench` run.
+    (BENCH / "results" / "scaleout").mkdir(parents=True, exist_ok=True)
     result = {
         "engine": ENGINE,
         "urls": URLS,
@@ -217,7 +220,9 @@ def main() -> None:
         "rounds": ROUNDS,
         "summary": summary,
     }
-    (BENCH / "results" / "scaleout.json").write_text(json.dumps(result, indent=2) + "\n")
+    (BENCH / "results" / "scaleout" / f"{ENGINE}.json").write_text(
+        json.dumps(result, indent=2) + "\n"
+    )
     print("| configuration | req/s (median) | x direct | p50 ms | p99 ms | errors | load avg |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, row in summary.items():

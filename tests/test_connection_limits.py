@@ -158,6 +158,8 @@ def test_the_pool_is_sized_from_the_settings(engine_name: str, loaded_database_u
             engine.connect()
         for connection in held:
             connection.close()
-        assert engine.pool.checkedin() == 2  # the overflow connections were closed
+        pool = engine.pool
+        assert isinstance(pool, sa.pool.QueuePool)
+        assert pool.checkedin() == 2  # the overflow connections were closed
     finally:
         engine.dispose()

@@ -8,14 +8,15 @@ BIN    := $(VENV)/bin
 SCN    := $(BIN)/scn
 
 # Debian packages the tests drive (headless Chromium for the docs page, Graphviz for the model's
-# picture). Installed when missing, so a fresh machine needs nothing by hand (apt needs root).
-TEST_PACKAGES := chromium graphviz
+# picture, nginx and envsubst for the caching proxy of deploy/nginx.conf). Installed when
+# missing, so a fresh machine needs nothing by hand (apt needs root).
+TEST_PACKAGES := chromium graphviz nginx gettext-base
 # The benchmark's load generator and its static-file ceiling (`make bench`).
 BENCH_PACKAGES := wrk nginx
 BENCH_VENV := bench/.venv
 
 .PHONY: run test install db load lint format typecheck pytest pytest-fast clean system-packages \
-	model-picture docs-screenshot bench
+	model-picture docs-screenshot bench bench-scaleout
 
 run: load ## Set everything up on the default SQLite database and serve the API
 	$(SCN) serve
@@ -65,6 +66,12 @@ docs-screenshot: install system-packages ## Retake docs/img/docs.png (/docs in h
 bench: install $(BENCH_VENV)/.installed
 	@$(MAKE) --no-print-directory system-packages TEST_PACKAGES="$(BENCH_PACKAGES)"
 	$(BENCH_VENV)/bin/python bench/run.py
+
+# Two API servers behind deploy/nginx.conf against one alone (docs/PERFORMANCE.md, "Scaling out"),
+# on PostgreSQL (BENCH_POSTGRES_URL's server) with seeds/ loaded; knobs in bench/scaleout.py.
+bench-scaleout: install
+	@$(MAKE) --no-print-directory system-packages TEST_PACKAGES="$(BENCH_PACKAGES) gettext-base"
+	$(BIN)/python bench/scaleout.py
 
 # Datasette, matplotlib and py-spy in a virtual environment of their own: the project's pinned
 # dependencies stay as they are.

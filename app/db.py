@@ -4,12 +4,18 @@ Writers (`scn load`, `scn db`, `scn mirror`) use `create_engine(url)`. The API u
 `create_engine(url, read_only=True, statement_timeout=...)`: it opens SQLite read-only, asks
 PostgreSQL for read-only transactions, gives up connecting after a few seconds, and bounds every
 statement's time (PostgreSQL's `statement_timeout`; SQLite's progress handler, which checks the
-deadline `set_deadline` gave the connection).
+deadline `set_deadline` gave the connection). The API's pool is bounded (`pool_size`,
+`max_overflow`, `pool_timeout`): a request that finds every connection busy waits at most
+`pool_timeout`, then SQLAlchemy raises `sqlalchemy.exc.TimeoutError` (answered 503).
+
+`replica_status` says whether a PostgreSQL connection reads a streaming standby, and how far
+behind its primary it is.
 """
 
 import contextlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +33,32 @@ def is_sqlite(url: str | sa.URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+@dataclass(frozen=True)
+class PoolLimits:
+    """At most `size + overflow` connections; a checkout waits at most `timeout` seconds."""
+
+    size: int
+    overflow: int
+    timeout: float
+
+
 def create_engine(
     url: str | sa.URL,
     *,
     read_only: bool = False,
     statement_timeout: float | None = None,
+    pool: PoolLimits | None = None,
     **kwargs: Any,
 ) -> sa.Engine:
     """An engine with the settings this project relies on, on either database."""
     url = make_url(url)
+    if pool is not None and url.database not in (None, "", ":memory:"):
+        # (An in-memory SQLite database has one connection per thread: nothing to bound.)
+        kwargs |= {
+            "pool_size": pool.size,
+            "max_overflow": pool.overflow,
+            "pool_timeout": pool.timeout,
+        }
     # Texts are stored as JSON language maps: keep them readable UTF-8, as the seeds are.
     kwargs.setdefault("json_serializer", _json_dumps)
     if url.get_backend_name() != "sqlite":
@@ -58,7 +81,17 @@ def _postgresql_engine(
     connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
     if options:
         connect_args["options"] = " ".join(options)
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        # After a `postgresql_readonly` transaction SQLAlchemy sets psycopg's `read_only` to
+        # False, and psycopg then begins every later transaction READ WRITE, which a hot
+        # standby refuses. Give the access mode back to the session's default.
+        if dbapi_connection is not None:
+            dbapi_connection.read_only = None
+
+    return engine
 
 
 def _is_sqlite_uri(url: sa.URL) -> bool:
@@ -136,3 +169,53 @@ def is_timeout(error: BaseException) -> bool:
     orig = getattr(error, "orig", error)
     name = type(orig).__name__
     return name == "QueryCanceled" or (name == "OperationalError" and "interrupted" in str(orig))
+
+
+def in_recovery(connection: sa.Connection) -> bool:
+    """The connection reads a PostgreSQL standby (a replica replaying its primary's WAL)."""
+    if connection.dialect.name != "postgresql":
+        return False
+    return bool(connection.exec_driver_sql("SELECT pg_is_in_recovery()").scalar())
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """How far a standby is behind its primary, as far as the standby can tell.
+
+    `lag_bytes`: WAL received but not yet replayed. `lag_seconds`: 0 when the standby streams
+    from its primary and has replayed all it received (an idle primary sends nothing, so an old
+    last-replayed commit is no lag); otherwise the age of the last replayed commit, an upper
+    bound on how stale its data is (None: nothing replayed since it started, so unknown).
+    `streaming`: a WAL receiver is connected to the primary.
+    """
+
+    streaming: bool
+    lag_seconds: float | None
+    lag_bytes: int | None
+
+
+REPLICA_STATUS_SQL = """
+SELECT
+    EXISTS (SELECT 1 FROM pg_stat_wal_receiver) AS streaming,
+    pg_last_wal_receive_lsn() IS NOT NULL
+        AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() AS caught_up,
+    extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) AS replay_age,
+    pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) AS lag_bytes
+"""
+
+
+def replica_status(connection: sa.Connection) -> ReplicaStatus | None:
+    """None on a primary (or SQLite); else the standby's lag (`ReplicaStatus`)."""
+    if not in_recovery(connection):
+        return None
+    row = connection.exec_driver_sql(REPLICA_STATUS_SQL).one()
+    streaming, caught_up, replay_age, lag_bytes = row
+    if streaming and caught_up:
+        lag_seconds: float | None = 0.0
+    else:
+        lag_seconds = None if replay_age is None else max(0.0, round(float(replay_age), 3))
+    return ReplicaStatus(
+        streaming=bool(streaming),
+        lag_seconds=lag_seconds,
+        lag_bytes=None if lag_bytes is None else int(lag_bytes),
+    )

@@ -39,6 +39,30 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds of database work one API request may take before it is stopped (503)",
     )
+    db_pool_size: int = Field(
+        default=5,
+        ge=1,
+        description="Database connections each API worker keeps open (its pool); see "
+        "docs/OPERATIONS.md for sizing N servers x M workers against max_connections",
+    )
+    db_max_overflow: int = Field(
+        default=5,
+        ge=0,
+        description="Connections a worker may open beyond DB_POOL_SIZE under load (closed when "
+        "returned); a worker never holds more than DB_POOL_SIZE + DB_MAX_OVERFLOW",
+    )
+    db_pool_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds a request waits for a free connection when all are busy, then "
+        "it is answered 503 with Retry-After",
+    )
+    max_replica_lag: float | None = Field(
+        default=None,
+        gt=0,
+        description="On a PostgreSQL replica, seconds behind the primary past which /readyz "
+        "says not ready (503); unset: /readyz reports the lag but never fails on it",
+    )
     cache_max_age: int = Field(
         default=60,
         ge=0,

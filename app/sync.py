@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from app.api.v1.records import V1, Context, build, published, table, versioned_href
-from app.db import set_deadline
+from app.db import in_recovery, set_deadline
 from app.loader import PLAIN_FIELDS, EntityRows
 from app.migrate import head_revision
 from app.models import ENTITIES
@@ -69,7 +69,19 @@ def changes(
     if since < history_start:
         raise HistoryGone(since, history_start)
     if since > last_seq:
-        raise SinceInFuture(since, last_seq)
+        if not in_recovery(connection):
+            raise SinceInFuture(since, last_seq)
+        # A replica that has not yet replayed changes the client already holds (read from the
+        # primary, or from a replica further ahead): nothing new here, and the client keeps its
+        # place. Sending it back to this replica's last_seq would make it apply changes twice.
+        return {
+            "since": since,
+            "next_since": since,
+            "last_seq": last_seq,
+            "history_start": history_start,
+            "has_more": False,
+            "data": [],
+        }
     change = table("change")
     later = change.alias("later")
     superseded = (

@@ -2,8 +2,9 @@
 
 `private_postgres()` runs `initdb` into a fresh temporary folder and `pg_ctl start`s it on a free
 loopback port, with trust authentication; the test may `stop()` and `start()` it again (same
-folder, same port, so the same `url`). Whatever happens, the server is stopped and the folder
-deleted at the end.
+folder, same port, so the same `url`). `private_standby(primary)` makes a streaming hot standby
+of such a server with `pg_basebackup`, on a port of its own. Whatever happens, the server is
+stopped and the folder deleted at the end.
 
 PostgreSQL refuses to run as root, and the tests usually do: then every PostgreSQL program runs
 as the `postgres` system user (`runuser`), in a folder that user owns. Where the programs are
@@ -17,7 +18,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -112,6 +113,23 @@ class PrivatePostgres:
             "--no-sync",
         )
 
+    def basebackup(self, primary: "PrivatePostgres", slot: str) -> None:
+        self._run(
+            "pg_basebackup",
+            "--host=127.0.0.1",
+            f"--port={primary.port}",
+            "--username=postgres",
+            "--pgdata",
+            str(self.data),
+            "--wal-method=stream",
+            "--write-recovery-conf",
+            "--create-slot",
+            f"--slot={slot}",
+            "--checkpoint=fast",
+            "--no-sync",
+            timeout=120,
+        )
+
     def start(self) -> None:
         """Start the server (again) on the same folder and port; returns once it accepts."""
         options = " ".join(
@@ -172,22 +190,26 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(message)
 
 
+def _new_root(user: str | None) -> Path:
+    # Not under pytest's tmp_path: that is private to root, and the server runs as another
+    # user. mkdtemp makes the folder 0700; it is then handed to that user.
+    root = Path(tempfile.mkdtemp(prefix="scn-private-pg-"))
+    if user:
+        shutil.chown(root, user=user, group=None)
+    return root
+
+
 @contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """A running PostgreSQL server of this test's own; stopped and deleted afterwards."""
+def _server(make: Callable[[Path, str | None], PrivatePostgres]) -> Iterator[PrivatePostgres]:
+    """`make(root, user)` sets up a server in a new folder and starts it; it is stopped and the
+    folder deleted at the end, whatever happens."""
     root: Path | None = None
     server: PrivatePostgres | None = None
     try:
         try:
-            bindir = find_bindir()
             user = _service_user()
-            # Not under pytest's tmp_path: that is private to root, and the server runs as
-            # another user. mkdtemp makes the folder 0700; it is then handed to that user.
-            root = Path(tempfile.mkdtemp(prefix="scn-private-pg-"))
-            if user:
-                shutil.chown(root, user=user, group=None)
-            server = PrivatePostgres(bindir, root, free_port(), user)
-            server.initdb()
+            root = _new_root(user)
+            server = make(root, user)
             server.start()
         except PostgresUnavailable as exc:
             _unavailable(str(exc))
@@ -199,3 +221,32 @@ def private_postgres() -> Iterator[PrivatePostgres]:
                 server.stop()
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A running PostgreSQL server of this test's own; stopped and deleted afterwards."""
+
+    def make(root: Path, user: str | None) -> PrivatePostgres:
+        server = PrivatePostgres(find_bindir(), root, free_port(), user)
+        server.initdb()
+        return server
+
+    with _server(make) as server:
+        yield server
+
+
+@contextmanager
+def private_standby(primary: PrivatePostgres, slot: str = "standby") -> Iterator[PrivatePostgres]:
+    """A hot standby of `primary` on a port of its own, streaming its WAL: a copy made with
+    `pg_basebackup --write-recovery-conf` (which writes `standby.signal` and the
+    `primary_conninfo` to stream from) through a replication slot, so the primary keeps the WAL
+    the standby has not received yet, also while the standby is stopped."""
+
+    def make(root: Path, user: str | None) -> PrivatePostgres:
+        server = PrivatePostgres(primary.bindir, root, free_port(), user)
+        server.basebackup(primary, slot)
+        return server
+
+    with _server(make) as server:
+        yield server

@@ -1,5 +1,6 @@
 """The FastAPI application: versions, probes, docs, and the HTTP rules every response follows."""
 
+import dataclasses
 import itertools
 import re
 import time
@@ -31,7 +32,7 @@ from app.api.v1.records import V1
 from app.api.v1.routes import build_router, check_accept
 from app.api.v2.routes import build_v2_router
 from app.api.versions import MIGRATION_GUIDE_PATH, V1_RETIREMENT, VERSIONS
-from app.db import create_engine, is_timeout
+from app.db import PoolLimits, create_engine, is_sqlite, is_timeout, replica_status
 from app.logs import log_request
 from app.migrate import head_revision
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -86,7 +87,7 @@ class HttpPolicy:
                 ]
                 if retiring:
                     extra += [(k.lower().encode(), v.encode()) for k, v in V1_RETIREMENT.items()]
-                message["headers"] = [*message.get("headers", []), *extra]
+                message["headers"] = _one_vary([*message.get("headers", []), *extra])
             elif message["type"] == "http.response.body" and method == "HEAD":
                 message = {**message, "body": b""}
             await send(message)
@@ -142,6 +143,24 @@ class HttpPolicy:
             )
 
 
+def _one_vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """One Vary header, each name once: the layers (routes, gzip, CORS) each add theirs, and a
+    shared cache such as nginx keeps variants apart only if every variant of a URL carries the
+    same Vary (an identity answer had Accept-Encoding twice, a gzipped one once)."""
+    names: dict[bytes, bytes] = {}
+    others = []
+    for key, value in headers:
+        if key.lower() == b"vary":
+            for name in value.split(b","):
+                if name.strip():
+                    names.setdefault(name.strip().lower(), name.strip())
+        else:
+            others.append((key, value))
+    if not names:
+        return headers
+    return [*others, (b"vary", b", ".join(names.values()))]
+
+
 _ID_PREFIX = uuid.uuid4().hex[:16]  # this process's; a counter numbers its requests
 _request_numbers = itertools.count(1)
 
@@ -174,7 +193,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = create_engine(
-        settings.database_url, read_only=True, statement_timeout=settings.request_timeout
+        settings.database_url,
+        read_only=True,
+        statement_timeout=settings.request_timeout,
+        pool=_pool_limits(settings),
     )
 
     app.add_exception_handler(problems.ProblemError, problems.on_problem)
@@ -184,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(sa.exc.InterfaceError, _database_unavailable)
     app.add_exception_handler(sa.exc.DatabaseError, _database_error)
     app.add_exception_handler(sa.exc.DataError, _value_refused)
+    app.add_exception_handler(sa.exc.TimeoutError, problems.on_pool_timeout)
 
     app.include_router(build_router())
     app.include_router(build_v2_router())
@@ -253,11 +276,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         f"needs {expected_revision}. Run `scn db upgrade`."
                     )
                 loaded = connection.execute(sa.text("SELECT last_seq FROM dataset_state")).scalar()
-        except sa.exc.DBAPIError:
+                replica = replica_status(connection)
+        except sa.exc.DBAPIError as exc:
+            problems.logger.warning("not ready: %s", str(exc.orig).strip())
             return _not_ready("The database does not answer, or holds no schema.")
         if loaded is None:
             return _not_ready("No data set is loaded. Run `scn load`.")
-        return JSONResponse({"status": "ready", "schema_revision": current, "last_seq": loaded})
+        state: dict[str, Any] = {
+            "schema_revision": current,
+            "last_seq": loaded,
+            "role": "primary" if replica is None else "replica",
+        }
+        if replica is not None:
+            state["replica"] = dataclasses.asdict(replica)
+            limit = settings.max_replica_lag
+            if limit is not None and (replica.lag_seconds is None or replica.lag_seconds > limit):
+                behind = (
+                    "an unknown time"
+                    if replica.lag_seconds is None
+                    else f"{replica.lag_seconds:g} s"
+                )
+                return _not_ready(
+                    f"This replica is {behind} behind its primary; MAX_REPLICA_LAG is {limit:g} s.",
+                    **state,
+                )
+        return JSONResponse({"status": "ready", **state})
 
     # Outermost last: HttpPolicy sees every request first, CORS answers preflights; the response
     # cache sits right in front of the router, so hits get the same headers from the layers above.
@@ -320,8 +363,15 @@ def _serve_contract_and_docs(
     app.add_api_route(f"{prefix}/redoc", redoc, methods=["GET"], include_in_schema=False)
 
 
-def _not_ready(detail: str) -> Response:
-    return problems.problem_response(None, 503, detail, headers={"Retry-After": "5"})
+def _not_ready(detail: str, **state: Any) -> Response:
+    return problems.problem_response(None, 503, detail, headers={"Retry-After": "5"}, **state)
+
+
+def _pool_limits(settings: Settings) -> PoolLimits:
+    size = settings.db_pool_size
+    if is_sqlite(settings.database_url) and settings.response_cache_mb > 0:
+        size += 1  # the response cache keeps one SQLite connection for its data version reads
+    return PoolLimits(size, settings.db_max_overflow, settings.db_pool_timeout)
 
 
 async def _database_unavailable(request: Request, exc: Any) -> Response:

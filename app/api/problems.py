@@ -60,6 +60,24 @@ def problem_response(
     )
 
 
+BUSY_RETRY_AFTER_S = 1
+
+
+def server_busy(request: Request | None) -> Response:
+    """Every database connection of this worker's pool is in use, and none came free within
+    DB_POOL_TIMEOUT: the client should come back shortly (or be sent to another server)."""
+    return problem_response(
+        request,
+        503,
+        "Every database connection of this server is busy; try again shortly.",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+    )
+
+
+async def on_pool_timeout(request: Request, exc: Exception) -> Response:
+    return server_busy(request)
+
+
 async def on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
     return problem_response(request, exc.status, exc.detail, headers=exc.headers, **exc.extra)

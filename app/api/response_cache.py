@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.caching import RENDERED, Rendered, respond
-from app.api.problems import ProblemError
+from app.api.problems import ProblemError, server_busy
 
 STATE_SQL = (
     "SELECT dataset_version, content_digest, loaded_at, last_seq, history_start "
@@ -69,6 +69,9 @@ class ResponseCache:
         engine: sa.Engine = scope["app"].state.engine
         try:
             version = await self._data_version(engine)
+        except sa.exc.TimeoutError:  # no connection came free in DB_POOL_TIMEOUT
+            await server_busy(Request(scope, receive))(scope, receive, send)
+            return
         except (sa.exc.DBAPIError, sqlite3.Error):
             await self.app(scope, receive, send)  # the endpoint answers the outage as usual
             return
@@ -114,7 +117,7 @@ class ResponseCache:
             return
         try:
             still = await self._data_version(engine)
-        except (sa.exc.DBAPIError, sqlite3.Error):
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError, sqlite3.Error):
             return
         if still == version:
             self._keep(key, version, rendered)

@@ -16,6 +16,8 @@ from starlette.routing import BaseRoute
 from app.api.problems import PROBLEM_JSON
 from app.api.v1.routes import DEFAULT_LIMIT, MAX_LIMIT, build_router
 from app.api.v1.schemas import Problem
+from app.api.v2 import embedding
+from app.api.v2 import schemas as v2_schemas
 from app.api.v2.routes import build_v2_router
 from app.api.versions import RETIREMENT_HEADERS
 
@@ -165,7 +167,11 @@ def v1_openapi() -> dict[str, Any]:
 @lru_cache
 def v2_openapi() -> dict[str, Any]:
     spec = generated(TITLE, V2_VERSION, V2_DESCRIPTION, build_v2_router().routes)
-    return finish(spec, LANGUAGE_HEADERS)
+    spec = finish(spec, LANGUAGE_HEADERS)
+    embedding.declare_embedded_records(
+        spec, {entity: model.__name__ for entity, model in v2_schemas.RECORDS.items()}
+    )
+    return spec
 
 
 CONTRACTS = {"v1": v1_openapi, "v2": v2_openapi}

@@ -56,6 +56,14 @@ language map: ISO 639-1 code -> text (`{"en": "Denmark", "fr": "Danemark"}`). Wi
 language the reader accepts, else English, French, Danish in that order. `Content-Language`
 lists the languages in the body; responses vary on `Accept-Language`. See docs/CHANGELOG.md for
 everything that changed since v1, and docs/MIGRATING-v1-v2.md.
+
+**Embedding.** Lists and records take `expand`, the reference fields whose records to embed
+(`/v2/cities/viborg?expand=country,themes`): each of their references then carries `record`, the
+referenced record as its `href` gives it, one level deep, in the same languages. Each
+operation's `expand` declares the names its collection can embed; another is a 400 problem.
+
+**Change feed.** A `since` past the last change gets an empty page whose `next_since` is the
+last change (docs/SYNC.md).
 """
 )
 LANGUAGE_HEADERS = {

@@ -79,10 +79,10 @@ class Api:
     multilingual: bool = False
     """v2: texts are language maps, narrowed by `lang` or Accept-Language (app.api.v2)."""
     refuses_since_past_end: bool = True
-    embeds: bool = False
-    """v2: lists and records take `expand` (app/api/v2/embedding.py)."""
     """v1 (frozen): /changes refuses a `since` past the last change with 400; v2 answers it
     with an empty page (docs/SYNC.md)."""
+    embeds: bool = False
+    """v2: lists and records take `expand` (app/api/v2/embedding.py)."""
     dependencies: tuple[Any, ...] = ()
 
     def context(self, request: Request, conn: sa.Connection) -> Context:

@@ -14,8 +14,11 @@ break that promise:
 - an enum value is removed anywhere.
 
 Descriptions, examples, new paths, new optional parameters and new response fields are
-compatible. No maintained tool that installs from the registries reads OpenAPI 3.1 (oasdiff is
-not on PyPI; npm's openapi-diff parses 3.0 only), hence this focused module (docs/DEVELOPMENT.md).
+compatible. A listed change that breaks no client (a bound the server always enforced, now
+declared) is acknowledged, with its reason, in `acknowledged.json` beside the released file; an
+acknowledgement that no longer matches a change is reported too, so the list cannot go stale.
+No maintained tool that installs from the registries reads OpenAPI 3.1 (oasdiff is not on PyPI;
+npm's openapi-diff parses 3.0 only), hence this focused module (docs/DEVELOPMENT.md).
 """
 
 import json
@@ -254,12 +257,33 @@ def _fields(
     return problems
 
 
+ACKNOWLEDGED = "acknowledged.json"
+
+
+def unacknowledged(released_path: Path, problems: list[str]) -> list[str]:
+    """`problems` less those acknowledged for this released file (`acknowledged.json` beside
+    it: file name -> [{"change": the end of a problem line, "reason": why it breaks nobody}]),
+    plus a line for each acknowledgement that matches no problem any more."""
+    path = released_path.parent / ACKNOWLEDGED
+    known = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    entries = known.get(released_path.name, [])
+    remaining = list(problems)
+    for entry in entries:
+        if not entry.get("reason"):
+            remaining.append(f"{ACKNOWLEDGED}: {entry['change']!r} gives no reason")
+        matched = [p for p in remaining if p.endswith(": " + entry["change"])]
+        if not matched:
+            remaining.append(f"{ACKNOWLEDGED}: {entry['change']!r} matches no change (remove it)")
+        remaining = [p for p in remaining if p not in matched]
+    return remaining
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m app.compat RELEASED.json CANDIDATE.json", file=sys.stderr)
         return 2
     released, candidate = (json.loads(Path(p).read_text(encoding="utf-8")) for p in argv)
-    problems = breaking_changes(released, candidate)
+    problems = unacknowledged(Path(argv[0]), breaking_changes(released, candidate))
     for line in problems:
         print(line)
     if problems:

@@ -61,27 +61,38 @@ def changes(
     personal_contacts: bool,
     api: str = V1,
     languages: list[str] | None = None,
+    refuse_future: bool = True,
 ) -> dict[str, Any]:
     """One page of the compacted change feed after `since`, with records as API `api` (and
-    the reader's `languages`) shows them."""
+    the reader's `languages`) shows them.
+
+    A `since` past the last change, read on a replica that is behind, gets an empty page whose
+    `next_since` is that `since` (the client keeps its place). On a primary it raises
+    SinceInFuture when `refuse_future` (v1's protocol); otherwise it gets an empty page whose
+    `next_since` is the last change (v2's, as CouchDB answers: nothing newer is known here;
+    docs/SYNC.md says why)."""
     current = state(connection)
     last_seq, history_start = current["last_seq"], current["history_start"]
     if since < history_start:
         raise HistoryGone(since, history_start)
     if since > last_seq:
-        if not in_recovery(connection):
+        if in_recovery(connection):
+            # A replica that has not yet replayed changes the client already holds (read from the
+            # primary, or from a replica further ahead): nothing new here, and the client keeps
+            # its place. Sending it back to this replica's last_seq would make it apply changes
+            # twice. (On every version: this is the replica's answer, not a protocol choice.)
+            return {
+                "since": since,
+                "next_since": since,
+                "last_seq": last_seq,
+                "history_start": history_start,
+                "has_more": False,
+                "data": [],
+            }
+        if refuse_future:
             raise SinceInFuture(since, last_seq)
-        # A replica that has not yet replayed changes the client already holds (read from the
-        # primary, or from a replica further ahead): nothing new here, and the client keeps its
-        # place. Sending it back to this replica's last_seq would make it apply changes twice.
-        return {
-            "since": since,
-            "next_since": since,
-            "last_seq": last_seq,
-            "history_start": history_start,
-            "has_more": False,
-            "data": [],
-        }
+    if since >= last_seq:  # nothing after it (and no query with a number past any column's range)
+        return _page(since, last_seq, history_start, [], limit)
     change = table("change")
     later = change.alias("later")
     superseded = (
@@ -122,8 +133,14 @@ def changes(
                 "record": record,
             }
         )
-    full = len(rows) == limit
-    next_since = rows[-1]["seq"] if full else last_seq
+    return _page(since, last_seq, history_start, items, limit)
+
+
+def _page(
+    since: int, last_seq: int, history_start: int, items: list[dict[str, Any]], limit: int
+) -> dict[str, Any]:
+    full = len(items) == limit
+    next_since = items[-1]["seq"] if full else last_seq
     return {
         "since": since,
         "next_since": next_since,

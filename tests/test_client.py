@@ -21,22 +21,23 @@ from tests.live import client, live_server
 
 BIN = Path(sys.executable).parent
 PACKAGE = "scn_open_data_client"
+PACKAGE_V2 = "scn_open_data_client_v2"
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
-    """Generate the client into a temporary folder and import it from there."""
-    folder = tmp_path_factory.mktemp("client")
+def _generate(
+    folder: Path, contract: str, config: Path, package: str, modules: list[str]
+) -> Iterator[dict[str, ModuleType]]:
+    """Generate a client from `contract` into `folder` and import `modules` of it."""
     result = subprocess.run(
         [
             str(BIN / "openapi-python-client"),
             "generate",
             "--path",
-            str(PROJECT_ROOT / "openapi" / "v1.json"),
+            str(PROJECT_ROOT / "openapi" / contract),
             "--config",
-            str(PROJECT_ROOT / "openapi" / "python-client.yaml"),
+            str(config),
             "--output-path",
-            str(folder / "scn-open-data-client"),
+            str(folder / "client"),
         ],
         capture_output=True,
         text=True,
@@ -48,23 +49,49 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Mo
     assert result.returncode == 0, output
     assert "warning" not in output.lower(), output
     assert "skipping" not in output.lower(), output
-    sys.path.insert(0, str(folder / "scn-open-data-client"))
+    sys.path.insert(0, str(folder / "client"))
     try:
-        yield {
-            name: importlib.import_module(f"{PACKAGE}.{name}")
-            for name in (
-                "client",
-                "models",
-                "api.cities.list_cities",
-                "api.practices.get_practice",
-                "api.meta.get_meta",
-                "api.sync.export_records",
-            )
-        }
+        yield {name: importlib.import_module(f"{package}.{name}") for name in modules}
     finally:
-        sys.path.remove(str(folder / "scn-open-data-client"))
-        for module in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
+        sys.path.remove(str(folder / "client"))
+        for module in [m for m in sys.modules if m.split(".")[0] == package]:
             del sys.modules[module]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
+    """The v1 client, with the settings app makers are told to use."""
+    yield from _generate(
+        tmp_path_factory.mktemp("client"),
+        "v1.json",
+        PROJECT_ROOT / "openapi" / "python-client.yaml",
+        PACKAGE,
+        [
+            "client",
+            "models",
+            "api.cities.list_cities",
+            "api.practices.get_practice",
+            "api.meta.get_meta",
+            "api.sync.export_records",
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def generated_v2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
+    """The v2 client, from the same settings under another package name (so that both
+    clients can be imported in one process, as an app moving from v1 to v2 would)."""
+    folder = tmp_path_factory.mktemp("client-v2")
+    config = folder / "python-client.yaml"
+    settings = (PROJECT_ROOT / "openapi" / "python-client.yaml").read_text("utf-8")
+    config.write_text(settings.replace(PACKAGE, PACKAGE_V2).replace("client\n", "client-v2\n"))
+    yield from _generate(
+        folder,
+        "v2.json",
+        config,
+        PACKAGE_V2,
+        ["client", "models", "api.cities.get_city", "api.practices.list_practices"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +160,31 @@ def test_meta_and_the_export_download(generated: dict[str, ModuleType], base: st
     lines = export.content.decode().splitlines()
     assert json.loads(lines[0])["last_seq"] == meta.last_seq
     assert len(lines) == 1 + sum(meta.record_counts.to_dict().values())
+
+
+def test_the_v2_client_embeds_related_records_with_expand(
+    generated_v2: dict[str, ModuleType], base: str
+) -> None:
+    """`expand` through the generated client: the embedded records come back as the client's
+    own typed models."""
+    models = generated_v2["models"]
+    with generated_v2["client"].Client(base_url=base, raise_on_unexpected_status=True) as api:
+        city = generated_v2["api.cities.get_city"].sync(
+            id="viborg", client=api, expand="country,themes", lang="fr"
+        )
+        page = generated_v2["api.practices.list_practices"].sync(
+            client=api, expand="organisations", limit=5
+        )
+        refused = generated_v2["api.cities.get_city"].sync_detailed(
+            id="viborg", client=api, expand="mayor"
+        )
+    assert isinstance(city, models.City), city
+    assert isinstance(city.country.record, models.Country)
+    assert city.country.record.name.to_dict() == {"fr": "Danemark"}
+    assert all(isinstance(theme.record, models.Theme) for theme in city.themes)
+    with client(base) as http:
+        raw = http.get("/v2/cities/viborg", params={"expand": "country,themes", "lang": "fr"})
+    assert city.to_dict() == raw.json()
+    organisations = [o.record for p in page.data for o in p.organisations]
+    assert organisations and all(isinstance(o, models.Organisation) for o in organisations)
+    assert refused.status_code == 400 and isinstance(refused.parsed, models.Problem)

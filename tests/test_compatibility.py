@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.compat import breaking_changes
+from app.compat import ACKNOWLEDGED, breaking_changes, unacknowledged
 from app.settings import PROJECT_ROOT
 
 OPENAPI = PROJECT_ROOT / "openapi"
@@ -22,7 +22,10 @@ def contract(name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_the_committed_contract_keeps_every_promise_of_the_released_one(version: str) -> None:
-    problems = breaking_changes(contract(f"released/{version}.json"), contract(f"{version}.json"))
+    problems = unacknowledged(
+        OPENAPI / "released" / f"{version}.json",
+        breaking_changes(contract(f"released/{version}.json"), contract(f"{version}.json")),
+    )
     assert not problems, "breaking changes to a released contract:\n" + "\n".join(problems)
 
 
@@ -151,3 +154,20 @@ def test_the_guard_runs_from_the_command_line(tmp_path: Any) -> None:
     assert refused.returncode == 1
     assert "Organisation.acronym: field removed" in refused.stdout
     assert "breaking change(s)" in refused.stderr
+
+
+def test_an_acknowledgement_needs_a_reason_and_a_change_it_matches(tmp_path: Any) -> None:
+    released = tmp_path / "v1.json"
+    problems = ["GET /v1/cities: query parameter 'cursor': pattern None -> 'x'"]
+    entry = {"change": "query parameter 'cursor': pattern None -> 'x'", "reason": "declared"}
+    (tmp_path / ACKNOWLEDGED).write_text(json.dumps({"v1.json": [entry]}))
+    assert unacknowledged(released, problems) == []
+    (tmp_path / ACKNOWLEDGED).write_text(json.dumps({"v1.json": [entry | {"reason": ""}]}))
+    assert unacknowledged(released, problems) == [
+        f"{ACKNOWLEDGED}: {entry['change']!r} gives no reason"
+    ]
+    stale = {"change": "query parameter 'q': maxLength 9 -> 8", "reason": "declared"}
+    (tmp_path / ACKNOWLEDGED).write_text(json.dumps({"v1.json": [entry, stale]}))
+    assert unacknowledged(released, problems) == [
+        f"{ACKNOWLEDGED}: {stale['change']!r} matches no change (remove it)"
+    ]

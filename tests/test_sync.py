@@ -114,6 +114,35 @@ def test_bad_since_values(source: tuple[str, httpx.Client]) -> None:
         assert response.headers["content-type"] == "application/problem+json"
 
 
+def test_v2_answers_a_since_past_the_last_change_with_an_empty_page(
+    source: tuple[str, httpx.Client], seeds: Path
+) -> None:
+    """As CouchDB does: nothing newer is known here, and `next_since` is the last change, so a
+    client whose number came from a server further ahead (a replica catching up) keeps polling
+    and misses nothing."""
+    url, http = source
+    last = http.get("/v2/meta").json()["last_seq"]
+    for since in (last, last + 1, 2**63 - 1):
+        page = http.get("/v2/changes", params={"since": since})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["data"] == [] and body["has_more"] is False
+        assert (body["since"], body["next_since"], body["last_seq"]) == (since, last, last)
+        assert body["links"]["next"] == f"/v2/changes?since={last}&limit=500"
+    too_large = http.get("/v2/changes", params={"since": 2**63})
+    assert too_large.status_code == 400
+    assert too_large.json()["errors"][0]["parameter"] == "since"
+    # v1 is frozen: it keeps refusing (tests/golden/v1.json).
+    assert http.get("/v1/changes", params={"since": last + 1}).status_code == 400
+
+    # A client that stored the `next_since` of that empty page gets what changes after it.
+    ahead = http.get("/v2/changes", params={"since": last + 50}).json()
+    edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=96501))
+    reload(url, seeds)
+    applied = http.get("/v2/changes", params={"since": ahead["next_since"]}).json()
+    assert [(i["id"], i["op"]) for i in applied["data"]] == [("viborg", "upsert")]
+
+
 def test_a_since_older_than_the_history_is_410_with_the_way_out(
     source: tuple[str, httpx.Client],
 ) -> None:

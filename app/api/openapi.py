@@ -16,6 +16,8 @@ from starlette.routing import BaseRoute
 from app.api.problems import PROBLEM_JSON
 from app.api.v1.routes import DEFAULT_LIMIT, MAX_LIMIT, build_router
 from app.api.v1.schemas import Problem
+from app.api.v2 import embedding
+from app.api.v2 import schemas as v2_schemas
 from app.api.v2.routes import build_v2_router
 from app.api.versions import RETIREMENT_HEADERS
 
@@ -54,6 +56,14 @@ language map: ISO 639-1 code -> text (`{"en": "Denmark", "fr": "Danemark"}`). Wi
 language the reader accepts, else English, French, Danish in that order. `Content-Language`
 lists the languages in the body; responses vary on `Accept-Language`. See docs/CHANGELOG.md for
 everything that changed since v1, and docs/MIGRATING-v1-v2.md.
+
+**Embedding.** Lists and records take `expand`, the reference fields whose records to embed
+(`/v2/cities/viborg?expand=country,themes`): each of their references then carries `record`, the
+referenced record as its `href` gives it, one level deep, in the same languages. Each
+operation's `expand` declares the names its collection can embed; another is a 400 problem.
+
+**Change feed.** A `since` past the last change gets an empty page whose `next_since` is the
+last change (docs/SYNC.md).
 """
 )
 LANGUAGE_HEADERS = {
@@ -165,7 +175,11 @@ def v1_openapi() -> dict[str, Any]:
 @lru_cache
 def v2_openapi() -> dict[str, Any]:
     spec = generated(TITLE, V2_VERSION, V2_DESCRIPTION, build_v2_router().routes)
-    return finish(spec, LANGUAGE_HEADERS)
+    spec = finish(spec, LANGUAGE_HEADERS)
+    embedding.declare_embedded_records(
+        spec, {entity: model.__name__ for entity, model in v2_schemas.RECORDS.items()}
+    )
+    return spec
 
 
 CONTRACTS = {"v1": v1_openapi, "v2": v2_openapi}

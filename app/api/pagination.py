@@ -17,6 +17,14 @@ from app.api.problems import ProblemError
 
 MAX_CURSOR_LENGTH = 512
 CURSOR = re.compile(r"(?P<data>[A-Za-z0-9_-]+)\.(?P<signature>[0-9a-f]{24})")
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[0-9a-f]{24}$"
+"""The form of every cursor issued, as the contracts declare it (`CURSOR`, anchored)."""
+CURSOR_DESCRIPTION = (
+    "Opaque cursor of the next page, from `next_cursor` or the `Link` header: "
+    "base64url data, a dot and a 24-hex-digit signature. It is bound to the filters of the page "
+    "that gave it; one this API did not issue (even of the right form), or one taken to other "
+    "filters, is refused with 400."
+)
 
 
 def fingerprint(scope: str, filters: dict[str, Any]) -> str:

@@ -34,6 +34,7 @@ from app.api.v1.records import (
     table,
     versioned_href,
 )
+from app.api.v2 import embedding
 from app.migrate import head_revision
 from app.models import ENTITIES
 from app.settings import PACKAGE_VERSION, Settings
@@ -41,7 +42,7 @@ from app.settings import PACKAGE_VERSION, Settings
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_VALUES = 50  # values of one repeated filter
-SINGLE_VALUED = {"limit", "cursor", "q", "updated_since", "format"}
+SINGLE_VALUED = {"limit", "cursor", "q", "updated_since", "format", "expand"}
 LICENCE = {
     "name": "CC BY 4.0",
     "url": "https://creativecommons.org/licenses/by/4.0/",
@@ -77,6 +78,11 @@ class Api:
     meta: type[BaseModel]
     multilingual: bool = False
     """v2: texts are language maps, narrowed by `lang` or Accept-Language (app.api.v2)."""
+    refuses_since_past_end: bool = True
+    """v1 (frozen): /changes refuses a `since` past the last change with 400; v2 answers it
+    with an empty page (docs/SYNC.md)."""
+    embeds: bool = False
+    """v2: lists and records take `expand` (app/api/v2/embedding.py)."""
     dependencies: tuple[Any, ...] = ()
 
     def context(self, request: Request, conn: sa.Connection) -> Context:
@@ -92,8 +98,19 @@ class Api:
         """The reader's languages, best first (v2: set by its negotiation); None: every one."""
         return getattr(request.state, "languages", None) if self.multilingual else None
 
-    def parameters(self, names: set[str]) -> set[str]:
-        return names | {"lang"} if self.multilingual else names
+    def parameters(self, names: set[str], entity: str | None = None) -> set[str]:
+        """`names` and what this version adds: `lang`, and `expand` where `entity`'s
+        references can be embedded."""
+        out = names | {"lang"} if self.multilingual else names
+        return out | {"expand"} if self.embeds_in(entity) else out
+
+    def embeds_in(self, entity: str | None) -> bool:
+        return self.embeds and entity in embedding.EMBEDDABLE
+
+    def embed(self, request: Request, ctx: Context, records: list[dict[str, Any]]) -> None:
+        """Embed the referenced records `expand` asks for (v2) into `records`."""
+        if self.embeds:
+            embedding.embed(ctx, records, getattr(request.state, "expand", ()))
 
     def headers(self, ctx: Context | None = None) -> dict[str, str]:
         """What a multilingual response adds: it varies on Accept-Language, and says which
@@ -239,7 +256,7 @@ def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
     allowed = {f.name for f in filters} | {"q", "limit", "cursor", "format"}
 
     def endpoint(request: Request, conn: sa.Connection, **params: Any) -> Response:
-        check_parameters(request, api.parameters(allowed))
+        check_parameters(request, api.parameters(allowed, collection.entity))
         settings: Settings = request.app.state.settings
         t = table(collection.entity)
         query = sa.select(t)
@@ -287,6 +304,7 @@ def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
         )
         ctx = api.context(request, conn)
         data = build(ctx, collection.entity, rows[:limit])
+        api.embed(request, ctx, data)
         links, headers = _page_links(request, next_cursor)
         headers |= api.headers(ctx)
         return cacheable(
@@ -458,7 +476,10 @@ def _search_and_page_parameters() -> list[inspect.Parameter]:
                 str | None,
                 Query(
                     max_length=pagination.MAX_CURSOR_LENGTH,
-                    description="Opaque cursor from `next_cursor` or the `Link` header",
+                    description=pagination.CURSOR_DESCRIPTION,
+                    # Declared, not validated by FastAPI: pagination.decode refuses every cursor
+                    # it did not issue with one message, whatever its form.
+                    json_schema_extra={"pattern": pagination.CURSOR_PATTERN},
                 ),
             ],
         ),
@@ -476,7 +497,7 @@ def _record_endpoint(collection: Collection, api: Api) -> Callable[..., Response
             Path(description=f"The {singular}'s id", examples=[_example_id(collection)]),
         ],
     ) -> Response:
-        check_parameters(request, api.parameters(set()))
+        check_parameters(request, api.parameters(set(), collection.entity))
         settings: Settings = request.app.state.settings
         t = table(collection.entity)
         query = published(
@@ -490,7 +511,9 @@ def _record_endpoint(collection: Collection, api: Api) -> Callable[..., Response
         if not rows:
             raise ProblemError(404, f"No {singular} with id {id!r} is published.")
         ctx = api.context(request, conn)
-        record = build(ctx, collection.entity, rows)[0]
+        records = build(ctx, collection.entity, rows)
+        api.embed(request, ctx, records)
+        record = records[0]
         return cacheable(
             request,
             record,
@@ -522,6 +545,11 @@ def build_router(api: "Api | None" = None) -> APIRouter:
     for collection in COLLECTION_LIST:
         name = _camel(collection.path)
         singular = _camel(collection.entity)
+        expand = (
+            [Depends(embedding.parameter(collection.entity, collection.path))]
+            if api.embeds_in(collection.entity)
+            else []
+        )
         router.add_api_route(
             f"/{collection.path}",
             _list_endpoint(collection, api),
@@ -535,6 +563,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
             response_model=schemas.Page[api.record_schemas[collection.entity]],  # type: ignore[name-defined]
             responses={200: {"content": {CSV: _csv_example(collection, api)}}},
             tags=[collection.title],
+            dependencies=expand,
         )
         OFFERED[f"{api.prefix}/{collection.path}"] = (JSON, CSV)
         router.add_api_route(
@@ -545,6 +574,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
             summary=f"Get one {collection.entity.replace('_', ' ')}",
             response_model=api.record_schemas[collection.entity],
             tags=[collection.title],
+            dependencies=expand,
         )
     router.add_api_route(
         "/search",
@@ -789,6 +819,21 @@ CHANGES_DEFAULT_LIMIT = 500
 CHANGES_MAX_LIMIT = 1000
 
 
+SINCE_PAST_THE_END = {
+    True: (
+        "A `since` after the publisher's last change (`last_seq` of /meta) is refused with 400: "
+        "the client holds a change number this server never gave."
+    ),
+    False: (
+        "A `since` after the publisher's last change gets an empty page whose `next_since` is "
+        "that last change (`last_seq`): nothing newer is known here, as when a replica is "
+        "behind the one that gave the number; store `next_since` and ask again later. Change "
+        "numbers are 64-bit: a larger `since` gets 400."
+    ),
+}
+MAX_SEQ = 2**63 - 1
+
+
 def _changes_endpoint(api: Api) -> Callable[..., Response]:
     def changes(
         request: Request,
@@ -797,7 +842,13 @@ def _changes_endpoint(api: Api) -> Callable[..., Response]:
             int,
             Query(
                 ge=0,
-                description="The last change number the client has applied (0: from the start)",
+                # v1 refuses any since past the last change, so it never needed the bound.
+                le=None if api.refuses_since_past_end else MAX_SEQ,
+                description=(
+                    "The last change number the client has applied (0: from the start; a "
+                    "`next_since` or an export's `last_seq` after that). One older than "
+                    "`history_start` gets 410. " + SINCE_PAST_THE_END[api.refuses_since_past_end]
+                ),
                 examples=[0],
             ),
         ] = 0,
@@ -824,6 +875,7 @@ def _changes_endpoint(api: Api) -> Callable[..., Response]:
                 personal_contacts=settings.publish_personal_contacts,
                 api=api.prefix,
                 languages=ctx.languages,
+                refuse_future=api.refuses_since_past_end,
             )
         except sync.HistoryGone as gone:
             raise ProblemError(
@@ -938,7 +990,8 @@ def _search_endpoint(api: Api) -> Callable[..., Response]:
             str | None,
             Query(
                 max_length=pagination.MAX_CURSOR_LENGTH,
-                description="Opaque cursor of the next page",
+                description=pagination.CURSOR_DESCRIPTION,
+                json_schema_extra={"pattern": pagination.CURSOR_PATTERN},
             ),
         ] = None,
     ) -> Response:

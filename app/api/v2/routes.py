@@ -57,6 +57,8 @@ V2_API = Api(
     change_page=schemas.ChangePage,
     meta=schemas.Meta,
     multilingual=True,
+    refuses_since_past_end=False,
+    embeds=True,
     dependencies=(negotiate_language,),
 )
 

@@ -77,6 +77,8 @@ class Api:
     meta: type[BaseModel]
     multilingual: bool = False
     """v2: texts are language maps, narrowed by `lang` or Accept-Language (app.api.v2)."""
+    evidence: bool = False
+    """v2: the export's records and the change feed's upserts carry their evidence."""
     dependencies: tuple[Any, ...] = ()
 
     def context(self, request: Request, conn: sa.Connection) -> Context:
@@ -583,6 +585,12 @@ def build_router(api: "Api | None" = None) -> APIRouter:
             "(`type`: `header`, `dataset_version`, `schema_revision`, `last_seq`, ...), then one "
             f"record per line, as {api.prefix}/<collection>/{{id}} gives it, by entity then "
             "id. The snapshot plus the changes after its `last_seq` equals the current data."
+            + (
+                f" Each record line also has `evidence`: the quotes {api.prefix}/<collection>/"
+                "{id}/evidence gives, so a copy can serve them too."
+                if api.evidence
+                else ""
+            )
         ),
         response_class=Response,
         responses={
@@ -824,6 +832,7 @@ def _changes_endpoint(api: Api) -> Callable[..., Response]:
                 personal_contacts=settings.publish_personal_contacts,
                 api=api.prefix,
                 languages=ctx.languages,
+                with_evidence=api.evidence,
             )
         except sync.HistoryGone as gone:
             raise ProblemError(
@@ -898,6 +907,7 @@ def _export_endpoint(api: Api) -> Callable[..., Response]:
                 batch_timeout=settings.request_timeout,
                 api=api.prefix,
                 languages=languages,
+                with_evidence=api.evidence,
             ),
             identity=identity,
             last_modified=last_modified,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from app.evidence import SourceText
 from app.seed_reader import SeedError, read_seeds
 from app.seed_schema import EVIDENCED, SEED_FILES
 from app.settings import PROJECT_ROOT
@@ -146,3 +147,16 @@ def test_typography_and_line_breaks_do_not_matter_other_characters_do(seeds: Pat
 
     edit_record(seeds, "cities.yaml", "viborg", change_a_letter)
     assert "quote not found" in _refusal(seeds)[0]
+
+
+def test_a_section_chooses_between_two_identical_passages() -> None:
+    """The Copenhagen profile prints the same paragraph under BACKGROUND and LOCAL OVERVIEW."""
+    text = SourceText.read(PROJECT_ROOT / "sources" / "scn-copenhagen-profile.en.txt")
+    quote = "Launched in 2009, the VINK programme is Copenhagen\u2019s flagship initiative"
+    first = text.locate(quote)
+    local = text.locate(quote, "LOCAL OVERVIEW")
+    assert first is not None and local is not None
+    assert text.text.index("BACKGROUND") < first[0] < text.text.index("NATIONAL OVERVIEW")
+    assert local[0] > text.text.index("LOCAL OVERVIEW")
+    assert text.text[local[0] : local[1]] == quote
+    assert text.locate("Launched in 2010") is None

@@ -260,6 +260,7 @@ def export_command(
                 types,
                 personal_contacts=settings.publish_personal_contacts,
                 api=f"/{api}",
+                with_evidence=api == "v2",  # as /v2/export: each record with its quotes
             )
             if output is None:
                 for line in lines:

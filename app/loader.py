@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ from app import models, search
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
 from app.models import table as _table
-from app.seed_reader import SeedSet, read_seeds
+from app.seed_reader import LocatedQuote, SeedSet, read_seeds
 from app.seed_schema import (
     ActionPlanSeed,
     CitySeed,
@@ -351,11 +351,27 @@ OWNED_LINKS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 """entity -> the link tables (and their owner column) that are part of its records."""
+RECORD_LINKS = [("citation", "entity_id"), ("evidence", "entity_id")]
+"""Link tables every entity's records own, told apart by `entity_type`."""
 
 
-def seed_rows(entity: str, record: BaseModel) -> EntityRows:
-    """The rows a seed record becomes, citations included."""
+def seed_rows(entity: str, record: BaseModel, evidence: Sequence[LocatedQuote] = ()) -> EntityRows:
+    """The rows a seed record becomes, citations and evidence (its located quotes) included."""
     rows = TO_ROWS[entity](record)
+    if evidence:  # absent, not empty: a record without quotes hashes as it always did
+        rows.links["evidence"] = [
+            {
+                "entity_type": entity,
+                "entity_id": record.id,  # type: ignore[attr-defined]
+                "field_path": q.path,
+                "source_id": q.source,
+                "quote": q.quote,
+                "section": q.section,
+                "quote_start": q.start,
+                "quote_end": q.end,
+            }
+            for q in evidence
+        ]
     if isinstance(record, SeedRecord):
         rows.links["citation"] = [
             {
@@ -480,7 +496,10 @@ def load(
     """Validate `folder` completely, then make the database equal to it in one transaction."""
     seeds = read_seeds(folder)
     planned = {
-        entity: {rid: seed_rows(entity, rec) for rid, rec in records.items()}
+        entity: {
+            rid: seed_rows(entity, rec, seeds.evidence.get(entity, {}).get(rid, ()))
+            for rid, rec in records.items()
+        }
         for entity, records in seeds.records.items()
     }
     digest = content_digest(planned)
@@ -628,11 +647,11 @@ def _apply(
 
 
 def _delete_links(connection: sa.Connection, entity: str, record_id: str) -> None:
-    owned = [*OWNED_LINKS.get(entity, []), ("citation", "entity_id")]
+    owned = [*OWNED_LINKS.get(entity, []), *RECORD_LINKS]
     for table_name, owner_column in owned:
         table = _table(table_name)
         condition = table.c[owner_column] == record_id
-        if table_name == "citation":
+        if (table_name, owner_column) in RECORD_LINKS:
             condition &= table.c.entity_type == entity
         connection.execute(sa.delete(table).where(condition))
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from app import migrate, search
 from app.db import create_engine
-from app.loader import OWNED_LINKS, remove_record, stored_digest, write_record
+from app.loader import OWNED_LINKS, RECORD_LINKS, remove_record, stored_digest, write_record
 from app.models import ENTITIES
 from app.models import table as _table
 from app.sync import record_rows
@@ -142,7 +142,7 @@ class Mirror:
                 if not line:
                     continue
                 record = orjson.loads(line)
-                self._write(connection, record, exists=False)
+                self._write(connection, record, record.pop("evidence", None), exists=False)
                 count += 1
                 if count % 1000 == 0:
                     self.say(f"snapshot: {count} records")
@@ -215,7 +215,8 @@ class Mirror:
             if exists:
                 remove_record(connection, entity, record_id)
         else:
-            self._write(connection, item["record"], exists=exists)
+            record = item["record"]
+            self._write(connection, record, record.pop("evidence", None), exists=exists)
         change = _table("change")
         connection.execute(sa.delete(change).where(change.c.seq == item["seq"]))
         connection.execute(
@@ -230,7 +231,14 @@ class Mirror:
             )
         )
 
-    def _write(self, connection: sa.Connection, record: dict[str, Any], *, exists: bool) -> None:
+    def _write(
+        self,
+        connection: sa.Connection,
+        record: dict[str, Any],
+        evidence: list[dict[str, Any]] | None,
+        *,
+        exists: bool,
+    ) -> None:
         entity = record["type"]
         if entity not in ENTITIES:
             raise MirrorError(f"unknown record type {entity!r} from the source")
@@ -238,7 +246,7 @@ class Mirror:
             connection,
             entity,
             record["id"],
-            record_rows(entity, record),
+            record_rows(entity, record, evidence),
             version=int(record["version"]),
             updated_at=_parse_time(record["updated_at"]),
             exists=exists,
@@ -303,7 +311,8 @@ def _clear(connection: sa.Connection) -> None:
     for links in OWNED_LINKS.values():
         for table_name, _ in links:
             connection.execute(sa.delete(_table(table_name)))
-    connection.execute(sa.delete(_table("citation")))
+    for table_name, _ in RECORD_LINKS:
+        connection.execute(sa.delete(_table(table_name)))
     for entity in reversed(list(ENTITIES)):
         connection.execute(sa.delete(_table(entity)))
     search.clear(connection)

@@ -133,6 +133,27 @@ class Citation(SQLModel, table=True):
     )
 
 
+class Evidence(SQLModel, table=True):
+    """A quote from a source that states one value of a record (docs/DATA.md, "Evidence").
+    `quote_start`/`quote_end` are character offsets in the source's text as the repository
+    stores it (`source.document`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity_type: str = Field(max_length=32)
+    entity_id: str = Field(max_length=ID_LENGTH)
+    field_path: str = Field(description="The value's field path: population, leaders[0], ...")
+    source_id: str = ref("source.id", nullable=False)
+    quote: str
+    section: str | None = Field(default=None, description="Heading the quote is printed under")
+    quote_start: int = Field(ge=0)
+    quote_end: int = Field(ge=0)
+
+    __table_args__ = (
+        sa.Index(None, "entity_type", "entity_id"),
+        sa.CheckConstraint("quote_end > quote_start", name="quote_not_empty"),
+    )
+
+
 # --- countries, action plans, legal bases ------------------------------------------------------
 
 

@@ -12,7 +12,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from app.seed_schema import DATASET_FILE, SEED_FILES, DatasetSeed, SeedRecord
+from app.evidence import SourceText
+from app.seed_schema import (
+    DATASET_FILE,
+    EVIDENCED,
+    SEED_FILES,
+    DatasetSeed,
+    QuoteSeed,
+    SeedRecord,
+)
+from app.settings import PROJECT_ROOT
 
 
 class SeedError(Exception):
@@ -23,11 +32,26 @@ class SeedError(Exception):
         super().__init__("\n".join(problems))
 
 
+@dataclass(frozen=True)
+class LocatedQuote:
+    """A record's quote for one field, found in its source: `start`/`end` are character offsets
+    in the source's text as stored (`text[start:end]` is the passage)."""
+
+    path: str
+    source: str
+    quote: str
+    section: str | None
+    start: int
+    end: int
+
+
 @dataclass
 class SeedSet:
     dataset: DatasetSeed
     records: dict[str, dict[str, BaseModel]] = field(default_factory=dict)
     """entity name -> id -> validated record, in the order of SEED_FILES."""
+    evidence: dict[str, dict[str, list[LocatedQuote]]] = field(default_factory=dict)
+    """entity name -> id -> the record's quotes, located in their sources."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -163,6 +187,9 @@ def read_seeds(folder: Path) -> SeedSet:
     problems.extend(_check_cycles(folder, seeds))
     if problems:
         raise SeedError(problems)
+    problems.extend(_check_evidence(folder, seeds))
+    if problems:
+        raise SeedError(problems)
     return seeds
 
 
@@ -274,3 +301,127 @@ def _check_cycles(folder: Path, seeds: SeedSet) -> list[str]:
                 seen.append(current)
                 current = getattr(records[current], attribute)
     return problems
+
+
+# --- evidence ------------------------------------------------------------------------------------
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != [] and value != {}
+
+
+def _covers(key: str, path: str) -> bool:
+    return path == key or path.startswith((f"{key}.", f"{key}["))
+
+
+def _paths_of(record: BaseModel) -> set[str]:
+    """Every field path in the record that holds a value (`leaders`, `leaders[0]`,
+    `leaders[0].role`, ...): what an evidence key may name."""
+    found: set[str] = set()
+
+    def visit(value: Any, shown: str) -> None:
+        if not _present(value):
+            return
+        found.add(shown)
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                visit(getattr(value, name), f"{shown}.{name}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, f"{shown}[{index}]")
+
+    for name in type(record).model_fields:
+        if name not in ("id", "sources", "evidence"):
+            visit(getattr(record, name), name)
+    return found
+
+
+def read_source_texts(folder: Path, seeds: SeedSet) -> tuple[dict[str, SourceText], list[str]]:
+    """Each source's text, read from `document` relative to the data set's root (the folder
+    that holds `seeds/` and `sources/`), else relative to this project's root, so a copy of
+    seeds/ made elsewhere (to try an edit) still finds the texts the repository keeps."""
+    roots = [folder.resolve().parent, PROJECT_ROOT]
+    display = folder / SEED_FILES["source"][0]
+    texts: dict[str, SourceText] = {}
+    problems = []
+    for source_id, source in seeds.records["source"].items():
+        document = source.document  # type: ignore[attr-defined]
+        path = next((r / document for r in roots if (r / document).is_file()), roots[0] / document)
+        try:
+            texts[source_id] = SourceText.read(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            problems.append(
+                f"{display}: record '{source_id}': field 'document': cannot read {path}: {reason}"
+            )
+    return texts, problems
+
+
+def _check_evidence(folder: Path, seeds: SeedSet) -> list[str]:
+    """Every structured value (EVIDENCED) has a quote, unless the data set says evidence is
+    optional; every quote names a source the record cites and is found in that source's text."""
+    required = seeds.dataset.evidence == "required"
+    if not required and not any(
+        getattr(r, "evidence", None) for records in seeds.records.values() for r in records.values()
+    ):
+        return []
+    texts, problems = read_source_texts(folder, seeds)
+    if problems:
+        return problems
+    for entity, (name, _) in SEED_FILES.items():
+        display = folder / name
+        located: dict[str, list[LocatedQuote]] = {}
+        for record_id, record in seeds.records[entity].items():
+            if not isinstance(record, SeedRecord):
+                continue
+            where = f"{display}: record '{record_id}'"
+            paths = _paths_of(record)
+            for key in record.evidence:
+                if key not in paths:
+                    problems.append(
+                        f"{where}: field 'evidence.{key}': the record has no value at '{key}'"
+                    )
+            if required:
+                keys = list(record.evidence)
+                for path, value in _evidenced_values(record, EVIDENCED.get(entity, [])):
+                    if _present(value) and not any(_covers(k, path) for k in keys):
+                        problems.append(
+                            f"{where}: field '{path}': no quote from a source states this value "
+                            f"(add it under evidence: {path}: {{source: ..., quote: ...}})"
+                        )
+            cited = {c.source for c in record.cited_sources()}
+            found: list[LocatedQuote] = []
+            for path, quote in record.quotes():
+                problem = _locate(quote, cited, texts, seeds, path, found)
+                if problem:
+                    problems.append(f"{where}: field 'evidence.{path}': {problem}")
+            located[record_id] = found
+        seeds.evidence[entity] = located
+    return problems
+
+
+def _evidenced_values(record: BaseModel, paths: list[str]) -> Iterator[tuple[str, Any]]:
+    for path in paths:
+        yield from _walk(record, path.split("."), "")
+
+
+def _locate(
+    quote: QuoteSeed,
+    cited: set[str],
+    texts: dict[str, SourceText],
+    seeds: SeedSet,
+    path: str,
+    found: list[LocatedQuote],
+) -> str | None:
+    if quote.source is None:
+        return "give the quote's source: the record cites more than one"
+    if quote.source not in cited:
+        listed = ", ".join(sorted(cited))
+        return f"source '{quote.source}' is not among the record's sources ({listed})"
+    span = texts[quote.source].locate(quote.quote, quote.section)
+    if span is None:
+        document = seeds.records["source"][quote.source].document  # type: ignore[attr-defined]
+        shown = quote.quote if len(quote.quote) <= 80 else quote.quote[:77] + "..."
+        return f"quote not found in {document} (source '{quote.source}'): {shown!r}"
+    found.append(LocatedQuote(path, quote.source, quote.quote, quote.section, *span))
+    return None

@@ -8,7 +8,7 @@ docs/DATA.md describes every field for the people who edit the files.
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
@@ -99,14 +99,48 @@ class CitationDetail(SeedModel):
 SourceRef = Slug | CitationDetail
 
 
+class QuoteSeed(SeedModel):
+    """A verbatim passage of a source that states a value (Wikidata: a reference's "stated in"
+    and "quotation"; W3C PROV: the value wasDerivedFrom the source, the quote says where)."""
+
+    quote: Text
+    source: Slug | None = None
+    """The source it is quoted from; may be left out when the record cites one source only."""
+    section: Text | None = None
+    """The heading it is printed under, when that helps a reader (and the lookup) find it."""
+
+
+QuoteRef = Text | QuoteSeed
+"""A quote: plain text (from the record's only source), or a mapping with its source."""
+FieldPath = Annotated[str, Field(pattern=r"^[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*$")]
+"""A field of the record as error messages name it: `population`, `leaders[0]`, `cost.amount`."""
+
+
 class SeedRecord(SeedModel):
     id: Slug
     sources: list[SourceRef] = Field(min_length=1)
+    evidence: dict[FieldPath, QuoteRef | Annotated[list[QuoteRef], Field(min_length=1)]] = {}
+    """Field path -> the quote(s) that state its value (docs/DATA.md, "Evidence"). A path covers
+    the value there and everything in it (`leaders` covers `leaders[0].role`)."""
 
     def cited_sources(self) -> list[CitationDetail]:
         return [
             s if isinstance(s, CitationDetail) else CitationDetail(source=s) for s in self.sources
         ]
+
+    def quotes(self) -> list[tuple[str, QuoteSeed]]:
+        """(field path, quote) pairs, a plain-text quote given its source when the record cites
+        exactly one (else its source stays None, which the reader reports)."""
+        cited = self.cited_sources()
+        only = cited[0].source if len(cited) == 1 else None
+        pairs = []
+        for path, given in self.evidence.items():
+            for item in given if isinstance(given, list) else [given]:
+                quote = item if isinstance(item, QuoteSeed) else QuoteSeed(quote=item)
+                if quote.source is None and only is not None:
+                    quote = quote.model_copy(update={"source": only})
+                pairs.append((path, quote))
+        return pairs
 
 
 # --- sources and themes ----------------------------------------------------------------------
@@ -410,6 +444,64 @@ class DatasetSeed(SeedModel):
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
     title: Text
     description: Text | None = None
+    evidence: Literal["required", "optional"] = "required"
+    """`required`: every value EVIDENCED lists needs a quote. `optional` is for the test fixtures
+    that exercise the loader's mechanics only (their quotes, where given, are still checked)."""
+
+
+EVIDENCED: dict[str, list[str]] = {
+    "country": [
+        "strategy_lead",
+        "strategy_organisations[]",
+        "municipality_count",
+        "police_district_count",
+        "region_count",
+    ],
+    "action_plan": ["year", "status"],
+    "legal_basis": ["section"],
+    "city": [
+        "population",
+        "scn_member",
+        "scn_member_since",
+        "focus_ages",
+        "international_exchange_since",
+        "international_exchange_partners",
+        "leaders[]",
+        "themes[]",
+    ],
+    "organisation": ["parent", "city", "established", "website", "registration", "relations[]"],
+    "cooperation": [
+        "city",
+        "model",
+        "legal_basis",
+        "established",
+        "established_by_law",
+        "members[]",
+    ],
+    "practice": [
+        "status",
+        "parent",
+        "predecessor",
+        "ages",
+        "period",
+        "availability",
+        "funding.kind",
+        "cost",
+        "participants_pay_fee",
+        "website",
+        "figures[]",
+        "organisations[]",
+        "cooperations[]",
+        "cities[]",
+        "themes[]",
+    ],
+    "contact_point": ["value", "person_name"],
+}
+"""The structured values that need a quote, per entity: numbers, dates, periods, age ranges,
+amounts, leaders, legal bases, memberships and relationships, and what a contact point reaches.
+Prose (descriptions, overviews) is itself the source's words; names, acronyms and the curators'
+classifications (`kind`, `sector`, `level`) are not quoted. The country every Danish record
+names is not quoted either: every source is about Denmark."""
 
 
 SEED_FILES: dict[str, tuple[str, type[SeedModel]]] = {

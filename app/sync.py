@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from app.api.evidence import evidence_of, evidence_rows
 from app.api.v1.records import V1, Context, build, published, table, versioned_href
 from app.db import in_recovery, set_deadline
 from app.loader import PLAIN_FIELDS, EntityRows
@@ -62,9 +63,10 @@ def changes(
     api: str = V1,
     languages: list[str] | None = None,
     refuse_future: bool = True,
+    with_evidence: bool = False,
 ) -> dict[str, Any]:
     """One page of the compacted change feed after `since`, with records as API `api` (and
-    the reader's `languages`) shows them.
+    the reader's `languages`) shows them, and with each upsert's evidence if asked.
 
     A `since` past the last change, read on a replica that is behind, gets an empty page whose
     `next_since` is that `since` (the client keeps its place). On a primary it raises
@@ -113,6 +115,7 @@ def changes(
     rows = connection.execute(query).mappings().all()
     ctx = Context(connection, personal_contacts=personal_contacts, api=api, languages=languages)
     records = _current_records(ctx, rows)
+    quotes = _evidence_of_rows(connection, rows, api) if with_evidence else {}
     items = []
     for row in rows:
         record = (
@@ -121,6 +124,9 @@ def changes(
         op = row["op"]
         if op == "upsert" and record is None:
             op = "delete"  # not published (a personal contact point): gone for this reader
+        if with_evidence and record is not None:
+            # As in the export: the record, and beside its fields the quotes behind them.
+            record = record | {"evidence": quotes.get((row["entity_type"], row["entity_id"]), [])}
         items.append(
             {
                 "seq": row["seq"],
@@ -148,6 +154,20 @@ def _page(
         "history_start": history_start,
         "has_more": full and next_since < last_seq,
         "data": items,
+    }
+
+
+def _evidence_of_rows(
+    connection: sa.Connection, rows: Any, api: str
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        if row["op"] == "upsert":
+            wanted[row["entity_type"]].append(row["entity_id"])
+    return {
+        (entity, record_id): items
+        for entity, ids in wanted.items()
+        for record_id, items in evidence_of(connection, entity, ids, api).items()
     }
 
 
@@ -195,8 +215,10 @@ def export_lines(
     batch_timeout: float | None = None,
     api: str = V1,
     languages: list[str] | None = None,
+    with_evidence: bool = False,
 ) -> Iterator[bytes]:
-    """NDJSON: the header, then every current record in entity then id order.
+    """NDJSON: the header, then every current record in entity then id order (each with its
+    `evidence` if asked).
 
     Call it inside one read transaction: the header's `last_seq` and the records then describe
     the same state. Records are read in batches, so memory does not grow with the data set.
@@ -221,7 +243,11 @@ def export_lines(
             ctx = Context(
                 connection, personal_contacts=personal_contacts, api=api, languages=languages
             )
-            for record in build(ctx, entity, rows):
+            records = build(ctx, entity, rows)
+            if with_evidence:
+                quotes = evidence_of(connection, entity, [r["id"] for r in records], api)
+                records = [r | {"evidence": quotes.get(r["id"], [])} for r in records]
+            for record in records:
                 yield orjson.dumps(record, default=_json_default) + b"\n"
             after = rows[-1]["id"]
 
@@ -253,7 +279,9 @@ def _pick(record: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: record[name] for name in names}
 
 
-def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
+def record_rows(
+    entity: str, r: dict[str, Any], evidence: list[dict[str, Any]] | None = None
+) -> EntityRows:
     """The database rows of a v2 record (as /v2/<collection>/{id} or /v2/export give it, with
     every language)."""
     rid = r["id"]
@@ -351,6 +379,8 @@ def record_rows(entity: str, r: dict[str, Any]) -> EntityRows:
             {"entity_type": entity, "entity_id": rid, "source_id": s["id"], "section": s["section"]}
             for s in r["sources"]
         ]
+    if evidence:  # as the loader stores it: no rows, no table entry
+        links["evidence"] = evidence_rows(entity, rid, evidence)
     return EntityRows(row, links)
 
 

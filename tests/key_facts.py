@@ -38,7 +38,8 @@ KEY_FACTS: list[tuple[str, str, str, object]] = [
     ("city", "viborg", "international_exchange_since", 2000),
     ("city", "viborg", "policy_basis", "Children and Youth Policy"),
     ("city", "viborg", "motto", "The best you can do for your child is what you do for community!"),
-    ("city", "copenhagen", "scn_member", True),
+    # Unknown: the Copenhagen text does not say that Copenhagen is a member (no quote can back it).
+    ("city", "copenhagen", "scn_member", None),
     ("city", "aarhus", "scn_member", None),
     ("theme", "community-resilience", "label", "Developpement de la résilience communautaire"),
     ("theme", "support-hotline", "label", {"fr": "Hotline de soutien"}),

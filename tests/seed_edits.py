@@ -5,6 +5,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from app.settings import PROJECT_ROOT
 from tests.helpers import read_seed_file, write_seed_file
 
 FILES = {
@@ -28,6 +29,47 @@ def _strings(value: Any) -> set[str]:
     if isinstance(value, list):
         return {s for v in value for s in _strings(v)}
     return set()
+
+
+def some_quote(folder: Path, source_id: str) -> dict[str, str]:
+    """A quote the loader will find in the source's text (its first line): test edits add
+    relationships, and every relationship needs a quote (docs/DATA.md, "Evidence")."""
+    sources = read_seed_file(folder, "sources.yaml")
+    document = next(s["document"] for s in sources if s["id"] == source_id)
+    text = (PROJECT_ROOT / document).read_text(encoding="utf-8")
+    first_line = next(line.strip() for line in text.splitlines() if line.strip())
+    return {"source": source_id, "quote": first_line[:40]}
+
+
+def cited(record: dict[str, Any]) -> str:
+    first = record["sources"][0]
+    return str(first if isinstance(first, str) else first["source"])
+
+
+def add_item(folder: Path, record: dict[str, Any], field: str, item: Any) -> None:
+    """Append `item` to the list `field` of a seed record, with a quote for it."""
+    items = record.setdefault(field, [])
+    items.append(item)
+    evidence = record.setdefault("evidence", {})
+    evidence[f"{field}[{len(items) - 1}]"] = some_quote(folder, cited(record))
+
+
+def remove_item(record: dict[str, Any], field: str, index: int) -> None:
+    """Remove item `index` of the list `field`, and renumber the quotes of the items after it."""
+    del record[field][index]
+    old = record.get("evidence") or {}
+    renumbered: dict[str, Any] = {}
+    for key, quote in old.items():
+        head, _, rest = key.partition("[")
+        if head != field or not rest:
+            renumbered[key] = quote
+            continue
+        position, _, tail = rest.partition("]")
+        if int(position) == index:
+            continue
+        shifted = int(position) - (int(position) > index)
+        renumbered[f"{field}[{shifted}]{tail}"] = quote
+    record["evidence"] = renumbered
 
 
 def _referenced(folder: Path) -> set[str]:
@@ -57,17 +99,18 @@ def random_edit(rng: random.Random, folder: Path, step: int) -> str:
         practice = rng.choice(data["practice"])
         organisation = rng.choice(data["organisation"])["id"]
         links = practice.setdefault("organisations", [])
-        existing = [link for link in links if link["organisation"] == organisation]
+        existing = [i for i, link in enumerate(links) if link["organisation"] == organisation]
         if existing:
-            links.remove(existing[0])
+            remove_item(practice, "organisations", existing[0])
         else:
-            links.append({"organisation": organisation, "role": rng.choice(["partner", "funder"])})
+            link = {"organisation": organisation, "role": rng.choice(["partner", "funder"])}
+            add_item(folder, practice, "organisations", link)
         cities = practice.setdefault("cities", [])
         city = rng.choice(data["city"])["id"]
         if city in cities:
-            cities.remove(city)
+            remove_item(practice, "cities", cities.index(city))
         else:
-            cities.append(city)
+            add_item(folder, practice, "cities", city)
         record = practice
         entity = "practice"
     elif kind == "create":
@@ -81,6 +124,7 @@ def random_edit(rng: random.Random, folder: Path, step: int) -> str:
                 "kind": "unit",
                 "country": "dk",
                 "parent": parent,
+                "evidence": {"parent": some_quote(folder, "who-does-what-in-denmark")},
                 "sources": ["who-does-what-in-denmark"],
             }
         else:
@@ -90,6 +134,7 @@ def random_edit(rng: random.Random, folder: Path, step: int) -> str:
                 "kind": "training",
                 "country": "dk",
                 "organisations": [{"organisation": parent, "role": "lead"}],
+                "evidence": {"organisations": some_quote(folder, "prova-projects-denmark")},
                 "sources": ["prova-projects-denmark"],
             }
         data[entity].append(record)

@@ -83,6 +83,8 @@ class Api:
     with an empty page (docs/SYNC.md)."""
     embeds: bool = False
     """v2: lists and records take `expand` (app/api/v2/embedding.py)."""
+    evidence: bool = False
+    """v2: the export's records and the change feed's upserts carry their evidence."""
     dependencies: tuple[Any, ...] = ()
 
     def context(self, request: Request, conn: sa.Connection) -> Context:
@@ -613,6 +615,12 @@ def build_router(api: "Api | None" = None) -> APIRouter:
             "(`type`: `header`, `dataset_version`, `schema_revision`, `last_seq`, ...), then one "
             f"record per line, as {api.prefix}/<collection>/{{id}} gives it, by entity then "
             "id. The snapshot plus the changes after its `last_seq` equals the current data."
+            + (
+                f" Each record line also has `evidence`: the quotes {api.prefix}/<collection>/"
+                "{id}/evidence gives, so a copy can serve them too."
+                if api.evidence
+                else ""
+            )
         ),
         response_class=Response,
         responses={
@@ -876,6 +884,7 @@ def _changes_endpoint(api: Api) -> Callable[..., Response]:
                 api=api.prefix,
                 languages=ctx.languages,
                 refuse_future=api.refuses_since_past_end,
+                with_evidence=api.evidence,
             )
         except sync.HistoryGone as gone:
             raise ProblemError(
@@ -950,6 +959,7 @@ def _export_endpoint(api: Api) -> Callable[..., Response]:
                 batch_timeout=settings.request_timeout,
                 api=api.prefix,
                 languages=languages,
+                with_evidence=api.evidence,
             ),
             identity=identity,
             last_modified=last_modified,

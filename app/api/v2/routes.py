@@ -7,14 +7,25 @@ that order (app.i18n). The response says which languages it holds in Content-Lan
 varies on Accept-Language.
 """
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from starlette.responses import Response
 
 from app import i18n
-from app.api.v1.records import V2
-from app.api.v1.routes import Api, build_router
+from app.api.caching import cacheable
+from app.api.evidence import evidence_of
+from app.api.problems import ProblemError
+from app.api.v1.collections import COLLECTION_LIST, Collection
+from app.api.v1.examples import EXAMPLE_RECORDS
+from app.api.v1.records import V2, published, table, versioned_href
+from app.api.v1.routes import Api, build_router, check_parameters, connection
+from app.api.v1.routes import _camel as camel
+from app.api.v1.routes import _last_modified as last_modified
 from app.api.v2 import schemas
+from app.settings import Settings
 
 
 def negotiate_language(
@@ -60,8 +71,67 @@ V2_API = Api(
     refuses_since_past_end=False,
     embeds=True,
     dependencies=(negotiate_language,),
+    evidence=True,
 )
 
 
+def _evidence_endpoint(collection: Collection) -> Callable[..., Response]:
+    singular = collection.entity.replace("_", " ")
+
+    def endpoint(
+        request: Request,
+        conn: Annotated[sa.Connection, Depends(connection)],
+        id: Annotated[
+            str,
+            Path(description=f"The {singular}'s id", examples=[EXAMPLE_RECORDS[collection.entity]]),
+        ],
+    ) -> Response:
+        check_parameters(request, V2_API.parameters(set()))
+        settings: Settings = request.app.state.settings
+        t = table(collection.entity)
+        query = published(
+            sa.select(t.c.id).where(t.c.id == id),
+            collection.entity,
+            t,
+            personal_contacts=settings.publish_personal_contacts,
+        )
+        # No id holds a NUL character (and PostgreSQL refuses one in a query).
+        if "\x00" in id or conn.execute(query).first() is None:
+            raise ProblemError(404, f"No {singular} with id {id!r} is published.")
+        items = evidence_of(conn, collection.entity, [id], V2).get(id, [])
+        body = {
+            "id": id,
+            "type": collection.entity,
+            "href": versioned_href(V2, collection.entity, id),
+            "evidence": items,
+        }
+        return cacheable(
+            request,
+            body,
+            last_modified=last_modified(conn),
+            max_age=settings.cache_max_age,
+            headers=V2_API.headers(),
+        )
+
+    return endpoint
+
+
 def build_v2_router() -> APIRouter:
-    return build_router(V2_API)
+    router = build_router(V2_API)
+    for collection in COLLECTION_LIST:
+        router.add_api_route(
+            f"/{collection.path}/{{id}}/evidence",
+            _evidence_endpoint(collection),
+            methods=["GET"],
+            operation_id=f"get{camel(collection.entity)}Evidence",
+            summary=f"The quotes behind one {collection.entity.replace('_', ' ')}'s values",
+            description=(
+                "For each structured value of the record (a number, a date, a leader, a "
+                "relationship, ...): the field path, the verbatim quote that states it, its "
+                "source, the source's text in the repository, the section, and the quote's "
+                'character offsets in that text. See docs/DATA.md, "Evidence".'
+            ),
+            response_model=schemas.Evidence,
+            tags=[collection.title],
+        )
+    return router

@@ -125,13 +125,63 @@ class SearchResults(v1.WireModel):
     links: v1.ListLinks
 
 
+class EvidenceItem(v1.WireModel):
+    """A verbatim quote from a source that states one value of a record (Wikidata: the
+    statement's reference, "stated in" + "quotation"; W3C PROV: the value wasQuotedFrom it)."""
+
+    field: Annotated[
+        str,
+        v1.described(
+            "The value's field path in the record, as the seeds write it "
+            "(`population`, `leaders[0]`, `period`; a path covers everything inside it)",
+            "population",
+        ),
+    ]
+    source: Annotated[v1.Ref, v1.described("The source quoted")]
+    document: Annotated[
+        str,
+        v1.described(
+            "The source's text in the project repository (`source.document`)",
+            "sources/scn-viborg-profile-fr.fr.txt",
+        ),
+    ]
+    section: Annotated[
+        str | None, v1.described("The heading the quote is printed under", "Key Information")
+    ]
+    quote: Annotated[
+        str, v1.described("The passage, as the curators copied it", "Population 96,500")
+    ]
+    start: Annotated[
+        int,
+        v1.described(
+            "Offset of the passage's first character in the stored text (Unicode code points, "
+            "from 0); whitespace and typographic quotes may differ from `quote`",
+            6838,
+        ),
+    ]
+    end: Annotated[int, v1.described("Offset just after the passage's last character", 6855)]
+
+
+class Evidence(v1.WireModel):
+    """Every quote behind a record's structured values, in the order the seeds give them."""
+
+    id: Annotated[str, v1.described("The record's id", "viborg")]
+    type: Annotated[str, v1.described("The record's entity type", "city")]
+    href: Annotated[str, v1.described("The record's URL", "/v2/cities/viborg")]
+    evidence: Annotated[
+        list[EvidenceItem], v1.described("The quotes, in the order the seeds give them")
+    ]
+
+
 class ChangeItem(v1.ChangeItem):
     """One change of one record: an upsert with the record as it is now, or a tombstone."""
 
     record: Annotated[
         dict[str, Any] | None,
         v1.described(
-            "For an upsert: the record as /v2/<collection>/{id} gives it; null for a delete"
+            "For an upsert: the record as /v2/<collection>/{id} gives it, with `evidence`: the "
+            "quotes /v2/<collection>/{id}/evidence lists (so a copy can serve them too); null "
+            "for a delete"
         ),
     ]
 

@@ -258,7 +258,7 @@ def export_command(
             personal = settings.publish_personal_contacts
             total = export_count(connection, types, personal_contacts=personal)
             lines = export_lines(connection, types, personal_contacts=personal, api=f"/{api}")
-            with Tracker("scn export").step("export", total=total) as step:
+            with Tracker("scn export").step("writing", total=total) as step:
                 header = next(lines)
                 out = sys.stdout.buffer if output is None else output.open("wb")
                 try:

@@ -11,6 +11,7 @@ import typer
 from app import migrate
 from app.db import create_engine, read_transaction
 from app.loader import LoadError, load
+from app.progress import Tracker
 from app.seed_reader import SeedError
 from app.settings import get_settings
 
@@ -137,6 +138,7 @@ def load_command(
             folder,
             lock_timeout=settings.load_lock_timeout,
             on_wait=lambda: typer.echo("scn: another load is running; waiting for it", err=True),
+            tracker=Tracker("scn load"),
         )
     except SeedError as exc:
         lines = "\n".join(f"  {p}" for p in exc.problems)
@@ -180,9 +182,7 @@ def synth_command(
     engine = create_engine(url)
     started = time.monotonic()
     try:
-        result = synthesise(
-            engine, records, seed=seed, force=force, say=lambda m: typer.echo(f"scn synth: {m}")
-        )
+        result = synthesise(engine, records, seed=seed, force=force, tracker=Tracker("scn synth"))
     except (SynthError, LoadError) as exc:
         _fail(str(exc))
     except sa.exc.OperationalError as exc:
@@ -242,7 +242,7 @@ def export_command(
     """Write every current record as NDJSON (the same lines as /v2/export, or /v1/export with
     --api v1), from one snapshot."""
     from app.api.v1.records import COLLECTIONS
-    from app.sync import export_lines
+    from app.sync import export_count, export_lines
 
     if api not in ("v1", "v2"):
         _fail(f"unknown API version {api!r}; one of: v1, v2")
@@ -255,20 +255,27 @@ def export_command(
     engine = create_engine(url)
     try:
         with contextlib.closing(read_transaction(engine)) as connection:
+            personal = settings.publish_personal_contacts
+            total = export_count(connection, types, personal_contacts=personal)
             lines = export_lines(
                 connection,
                 types,
-                personal_contacts=settings.publish_personal_contacts,
+                personal_contacts=personal,
                 api=f"/{api}",
                 with_evidence=api == "v2",  # as /v2/export: each record with its quotes
             )
-            if output is None:
-                for line in lines:
-                    sys.stdout.buffer.write(line)
-                sys.stdout.flush()
-            else:
-                with output.open("wb") as file:
-                    file.writelines(lines)
+            with Tracker("scn export").step("writing", total=total) as step:
+                header = next(lines)
+                out = sys.stdout.buffer if output is None else output.open("wb")
+                try:
+                    out.write(header)
+                    for line in lines:
+                        out.write(line)
+                        step.advance()
+                    out.flush()
+                finally:
+                    if output is not None:
+                        out.close()
     except sa.exc.OperationalError as exc:
         _fail(f"cannot read the database {_safe_url(url)}: {exc.orig}", 2)
     finally:
@@ -349,10 +356,7 @@ def mirror_command(
             signal.signal(signal.SIGINT, request_stop)
             mirror.follow(interval, lambda: stop)
         else:
-            result = mirror.run_once()
-            typer.echo(
-                f"{result.mode}: {result.applied} records applied; at change {result.last_seq}"
-            )
+            typer.echo(mirror.run_once().summary())
     except MirrorError as exc:
         _fail(str(exc))
     except LoadError as exc:

@@ -23,9 +23,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from app import models, search
+from app.bulk import BulkWriter
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
 from app.models import table as _table
+from app.progress import QUIET, Tracker, duration
 from app.seed_reader import LocatedQuote, SeedSet, read_seeds
 from app.seed_schema import (
     ActionPlanSeed,
@@ -60,8 +62,15 @@ class EntityRows:
 
     row: Row
     links: dict[str, list[Row]] = field(default_factory=dict)
+    _hash: str | None = field(default=None, repr=False, compare=False)
 
     def content_hash(self) -> str:
+        """A hash of the rows (computed once: a record's rows do not change once made)."""
+        if self._hash is None:
+            self._hash = self._compute_hash()
+        return self._hash
+
+    def _compute_hash(self) -> str:
         canonical = {
             "row": self.row,
             "links": {
@@ -492,8 +501,10 @@ def load(
     lock_timeout: float = 60.0,
     on_wait: Callable[[], None] = lambda: None,
     now: datetime | None = None,
+    tracker: Tracker = QUIET,
 ) -> LoadResult:
     """Validate `folder` completely, then make the database equal to it in one transaction."""
+    started = time.monotonic()
     seeds = read_seeds(folder)
     planned = {
         entity: {
@@ -503,11 +514,15 @@ def load(
         for entity, records in seeds.records.items()
     }
     digest = content_digest(planned)
+    tracker.say(
+        f"{sum(len(r) for r in planned.values()):,} records read and checked in "
+        f"{duration(time.monotonic() - started)}"
+    )
 
     with write_transaction(engine, lock_timeout=lock_timeout, on_wait=on_wait) as connection:
         if search.is_empty(connection):
             search.rebuild(connection, [(e, _table(e)) for e in planned])
-        return _apply(connection, seeds, planned, digest, now or datetime.now(UTC))
+        return _apply(connection, seeds, planned, digest, now or datetime.now(UTC), tracker)
 
 
 @contextmanager
@@ -540,6 +555,7 @@ def _apply(
     planned: dict[str, dict[str, EntityRows]],
     digest: str,
     now: datetime,
+    tracker: Tracker,
 ) -> LoadResult:
     state_table = _table("dataset_state")
     state = connection.execute(sa.select(state_table)).mappings().first()
@@ -552,15 +568,25 @@ def _apply(
     ):
         return result  # nothing to do: not even the load time changes
 
-    stored: dict[str, dict[str, Row]] = {}
+    # What to write, entity by entity: deletes first (in reverse order, though foreign keys
+    # are deferred), then creations and updates.
+    gone: dict[str, list[tuple[str, int]]] = {}
+    changed: dict[str, list[tuple[str, int | None]]] = {}
     for entity in planned:
         table = _table(entity)
-        stored[entity] = {
-            r["id"]: dict(r)
-            for r in connection.execute(
+        stored = {
+            record_id: (record_version, content_hash)
+            for record_id, record_version, content_hash in connection.execute(
                 sa.select(table.c.id, table.c.version, table.c.content_hash)
-            ).mappings()
+            )
         }
+        records = planned[entity]
+        gone[entity] = [(rid, stored[rid][0]) for rid in sorted(set(stored) - set(records))]
+        changed[entity] = [
+            (rid, stored[rid][0] if rid in stored else None)
+            for rid in sorted(records)
+            if rid not in stored or stored[rid][1] != records[rid].content_hash()
+        ]
 
     load_table = _table("dataset_load")
     load_id = connection.execute(
@@ -570,58 +596,57 @@ def _apply(
     ).scalar_one()
 
     last_seq = state["last_seq"] if state else 0
-    changes: list[Row] = []
+    first_seq = last_seq + 1
+    total = sum(len(x) for x in gone.values()) + sum(len(x) for x in changed.values())
+    with tracker.step("writing", total=total) as step:
+        writer = RecordWriter(connection, on_flush=step.advance)
 
-    def log(entity: str, record_id: str, op: ChangeOperation, record_version: int) -> None:
-        nonlocal last_seq
-        last_seq += 1
-        changes.append(
-            {
-                "seq": last_seq,
-                "entity_type": entity,
-                "entity_id": record_id,
-                "op": op.value,
-                "version": record_version,
-                "changed_at": now,
-                "load_id": load_id,
-            }
-        )
-
-    # Deletes first (children before parents is not needed: foreign keys are deferred).
-    for entity in reversed(list(planned)):
-        gone = sorted(set(stored[entity]) - set(planned[entity]))
-        for record_id in gone:
-            remove_record(connection, entity, record_id)
-            log(entity, record_id, ChangeOperation.DELETE, stored[entity][record_id]["version"] + 1)
-            result.deleted += 1
-
-    for entity, records in planned.items():
-        for record_id in sorted(records):
-            rows = records[record_id]
-            new_hash = rows.content_hash()
-            old = stored[entity].get(record_id)
-            if old is not None and old["content_hash"] == new_hash:
-                continue
-            if old is None:
-                record_version = _next_version_after_delete(connection, entity, record_id)
-                result.created += 1
-            else:
-                record_version = old["version"] + 1
-                result.updated += 1
-            write_record(
-                connection,
-                entity,
-                record_id,
-                rows,
-                version=record_version,
-                updated_at=now,
-                exists=old is not None,
+        def log(entity: str, record_id: str, op: ChangeOperation, record_version: int) -> None:
+            nonlocal last_seq
+            last_seq += 1
+            writer.bulk.add(
+                "change",
+                {
+                    "seq": last_seq,
+                    "entity_type": entity,
+                    "entity_id": record_id,
+                    "op": op.value,
+                    "version": record_version,
+                    "changed_at": now,
+                    "load_id": load_id,
+                },
             )
-            log(entity, record_id, ChangeOperation.UPSERT, record_version)
 
-    if changes:
-        connection.execute(sa.insert(_table("change")), changes)
-        result.first_seq, result.last_seq = changes[0]["seq"], changes[-1]["seq"]
+        for entity in reversed(list(planned)):
+            for record_id, last_version in gone[entity]:
+                writer.remove(entity, record_id)
+                log(entity, record_id, ChangeOperation.DELETE, last_version + 1)
+                result.deleted += 1
+        for entity, records in planned.items():
+            returning = _versions_after_delete(
+                connection, entity, [rid for rid, v in changed[entity] if v is None]
+            )
+            for record_id, stored_version in changed[entity]:
+                if stored_version is None:
+                    record_version = returning.get(record_id, 0) + 1
+                    result.created += 1
+                else:
+                    record_version = stored_version + 1
+                    result.updated += 1
+                writer.write(
+                    entity,
+                    record_id,
+                    records[record_id],
+                    version=record_version,
+                    updated_at=now,
+                    replace=stored_version is not None,
+                )
+                log(entity, record_id, ChangeOperation.UPSERT, record_version)
+        writer.flush()
+        writer.bulk.flush()
+
+    if last_seq >= first_seq:
+        result.first_seq, result.last_seq = first_seq, last_seq
     connection.execute(
         sa.update(load_table)
         .where(load_table.c.id == load_id)
@@ -646,14 +671,117 @@ def _apply(
     return result
 
 
-def _delete_links(connection: sa.Connection, entity: str, record_id: str) -> None:
-    owned = [*OWNED_LINKS.get(entity, []), *RECORD_LINKS]
-    for table_name, owner_column in owned:
-        table = _table(table_name)
-        condition = table.c[owner_column] == record_id
-        if (table_name, owner_column) in RECORD_LINKS:
-            condition &= table.c.entity_type == entity
-        connection.execute(sa.delete(table).where(condition))
+WRITE_BATCH = 1_000
+"""Records per batch of writes: large enough that a statement's cost is shared by many
+records, small enough that memory stays flat however many records one run writes."""
+
+
+@dataclass
+class _Pending:
+    entity: str
+    record_id: str
+    rows: EntityRows
+    version: int
+    updated_at: datetime
+    content_hash: str
+
+
+class RecordWriter:
+    """Records written in batches, each with its link rows, citations and search entry.
+
+    Shared by the loader and `scn mirror`, so a mirror stores exactly what the publisher does.
+    Work per record is constant: a record that is replaced or removed is found by its key in
+    every table (indexed), and each batch makes one bulk statement per table, not a round trip
+    per record. Writes happen in the caller's transaction; call `flush` before it commits.
+    """
+
+    def __init__(
+        self,
+        connection: sa.Connection,
+        *,
+        batch: int = WRITE_BATCH,
+        on_flush: Callable[[int], None] = lambda _: None,
+    ) -> None:
+        self.connection = connection
+        self.bulk = BulkWriter(connection)
+        self.batch = batch
+        self.on_flush = on_flush
+        self._keys: set[tuple[str, str]] = set()
+        self._gone: dict[str, list[str]] = {}  # entity -> ids whose stored rows go first
+        self._new: list[_Pending] = []
+
+    def write(
+        self,
+        entity: str,
+        record_id: str,
+        rows: EntityRows,
+        *,
+        version: int,
+        updated_at: datetime,
+        replace: bool,
+        content_hash: str | None = None,
+    ) -> None:
+        """Store a record; `replace`: the database may hold an earlier version of it."""
+        self._take(entity, record_id, replace)
+        self._new.append(
+            _Pending(
+                entity, record_id, rows, version, updated_at, content_hash or rows.content_hash()
+            )
+        )
+        self._flush_if_full()
+
+    def remove(self, entity: str, record_id: str) -> None:
+        """Delete a record (if the database holds it) with its link rows, citations and entry."""
+        self._take(entity, record_id, True)
+        self._flush_if_full()
+
+    def _take(self, entity: str, record_id: str, replace: bool) -> None:
+        key = (entity, record_id)
+        if key in self._keys:
+            self.flush()  # a record twice in a batch: its first write goes in first
+        self._keys.add(key)
+        if replace:
+            self._gone.setdefault(entity, []).append(record_id)
+
+    def _flush_if_full(self) -> None:
+        if len(self._keys) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._keys:
+            return
+        bulk = self.bulk
+        for entity, ids in self._gone.items():
+            keys = [(i,) for i in ids]
+            for table_name, owner_column in OWNED_LINKS.get(entity, []):
+                bulk.delete(table_name, (owner_column,), keys)
+            for table_name, _ in RECORD_LINKS:
+                bulk.delete(table_name, ("entity_type", "entity_id"), [(entity, i) for i in ids])
+            bulk.delete(entity, ("id",), keys)
+            search.remove_many(self.connection, [(entity, i) for i in ids])
+        entries = []
+        for p in self._new:
+            bulk.add(
+                p.entity,
+                {
+                    "id": p.record_id,
+                    "version": p.version,
+                    "updated_at": p.updated_at,
+                    "content_hash": p.content_hash,
+                    **p.rows.row,
+                },
+            )
+            for link_table, link_rows in p.rows.links.items():
+                for link in link_rows:
+                    bulk.add(link_table, link)
+            if (e := search.entry(p.entity, p.record_id, p.rows.row)) is not None:
+                entries.append(e)
+        bulk.flush()
+        search.add_many(self.connection, entries)
+        written = len(self._keys)
+        self._keys, self._gone, self._new = set(), {}, []
+        _crash_point(written)
+        self.on_flush(written)
 
 
 def write_record(
@@ -666,60 +794,51 @@ def write_record(
     updated_at: datetime,
     exists: bool,
 ) -> None:
-    """Store a record with its link rows and citations, and index it for search.
+    """Store one record with its link rows and citations, and index it for search."""
+    writer = RecordWriter(connection)
+    writer.write(entity, record_id, rows, version=version, updated_at=updated_at, replace=exists)
+    writer.flush()
 
-    Shared by the loader and `scn mirror`, so a mirror stores exactly what the publisher does.
-    """
-    table = _table(entity)
-    values = {
-        "version": version,
-        "updated_at": updated_at,
-        "content_hash": rows.content_hash(),
-        **rows.row,
-    }
-    if exists:
-        _delete_links(connection, entity, record_id)
-        connection.execute(sa.update(table).where(table.c.id == record_id).values(**values))
-    else:
-        connection.execute(sa.insert(table).values(id=record_id, **values))
-    for link_table, link_rows in rows.links.items():
-        if link_rows:
-            connection.execute(sa.insert(_table(link_table)), link_rows)
-    search.put(connection, entity, record_id, rows.row)
-    _crash_point()
+
+def remove_record(connection: sa.Connection, entity: str, record_id: str) -> None:
+    """Delete one record, its link rows, citations and search entry."""
+    writer = RecordWriter(connection)
+    writer.remove(entity, record_id)
+    writer.flush()
 
 
 _CRASH_AFTER = int(os.environ.get(CRASH_AFTER_ENV) or 0)
 _written = 0
 
 
-def _crash_point() -> None:
-    """Test hook (SCN_CRASH_AFTER=N): the process kills itself with SIGKILL after writing N
-    records, in the middle of its transaction, as an operator's `kill -9` or the OOM killer
-    would. Off unless the variable is set."""
+def _crash_point(records: int) -> None:
+    """Test hook (SCN_CRASH_AFTER=N): the process kills itself with SIGKILL once it has written
+    N records (the batch holding the Nth is in the database, uncommitted), in the middle of its
+    transaction, as an operator's `kill -9` or the OOM killer would. Off unless the variable is
+    set."""
     global _written
     if _CRASH_AFTER:
-        _written += 1
+        _written += records
         if _written >= _CRASH_AFTER:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def remove_record(connection: sa.Connection, entity: str, record_id: str) -> None:
-    """Delete a record, its link rows, citations and search entry."""
-    _delete_links(connection, entity, record_id)
-    connection.execute(sa.delete(_table(entity)).where(_table(entity).c.id == record_id))
-    search.remove(connection, entity, record_id)
-
-
-def _next_version_after_delete(connection: sa.Connection, entity: str, record_id: str) -> int:
-    """A record that comes back after a delete continues its version count, never repeats it."""
+def _versions_after_delete(
+    connection: sa.Connection, entity: str, record_ids: list[str]
+) -> dict[str, int]:
+    """The last version of each record that comes back after a delete: its count continues,
+    never repeats. Records without history are not in the answer."""
     change = _table("change")
-    latest = connection.execute(
-        sa.select(sa.func.max(change.c.version)).where(
-            change.c.entity_type == entity, change.c.entity_id == record_id
-        )
-    ).scalar()
-    return (latest or 0) + 1
+    found: dict[str, int] = {}
+    for start in range(0, len(record_ids), 500):
+        chunk = record_ids[start : start + 500]
+        for record_id, last_version in connection.execute(
+            sa.select(change.c.entity_id, sa.func.max(change.c.version))
+            .where(change.c.entity_type == entity, change.c.entity_id.in_(chunk))
+            .group_by(change.c.entity_id)
+        ):
+            found[record_id] = last_version
+    return found
 
 
 assert set(TO_ROWS) == set(models.ENTITIES), "every entity needs its seed -> rows mapping"

@@ -12,6 +12,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -22,9 +23,10 @@ import sqlalchemy as sa
 
 from app import migrate, search
 from app.db import create_engine
-from app.loader import OWNED_LINKS, RECORD_LINKS, remove_record, stored_digest, write_record
+from app.loader import OWNED_LINKS, RECORD_LINKS, RecordWriter, stored_digest, write_transaction
 from app.models import ENTITIES
 from app.models import table as _table
+from app.progress import Tracker
 from app.sync import record_rows
 
 USER_AGENT = "scn-mirror/1"
@@ -41,8 +43,19 @@ class SnapshotNeeded(Exception):
 @dataclass
 class RunResult:
     mode: str  # "snapshot" or "changes"
-    applied: int
+    applied: int  # records written (snapshot) or changes applied (changes)
     last_seq: int
+    records: int = 0  # records written or deleted
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """The run in one line: records, changes applied, seconds, records/s, sequence number."""
+        changes = 0 if self.mode == "snapshot" else self.applied
+        rate = self.records / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.mode}: {self.records:,} records, {changes:,} changes applied, "
+            f"{self.seconds:.1f} s, {rate:,.0f} records/s; at change {self.last_seq}"
+        )
 
 
 @dataclass
@@ -73,6 +86,7 @@ class Mirror:
         self.batch = batch
         self.retry = retry or Retry()
         self.progress = progress
+        self.tracker = Tracker("scn mirror", progress)
         self.http = httpx.Client(
             base_url=self.source,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
@@ -84,7 +98,7 @@ class Mirror:
         self.http.close()
 
     def say(self, message: str) -> None:
-        print(f"scn mirror: {message}", file=self.progress, flush=True)
+        self.tracker.say(message)
 
     # --- one run ------------------------------------------------------------------------------
 
@@ -121,14 +135,14 @@ class Mirror:
         return self._retrying(lambda: self._snapshot_once(engine))
 
     def _snapshot_once(self, engine: sa.Engine) -> RunResult:
-        from app.loader import write_transaction
-
+        started = time.monotonic()
         with (
             self.http.stream("GET", "/v2/export", headers={"Accept": "*/*"}) as response,
             write_transaction(engine) as connection,
         ):
             self._check(response)
-            lines = response.iter_lines()
+            total = self._record_count()
+            lines = _lines(response)
             header = orjson.loads(next(lines))
             if header.get("type") != "header":
                 raise MirrorError("the export does not start with its header line")
@@ -137,15 +151,12 @@ class Mirror:
             )
             _clear(connection)
             load_id = _new_load(connection, header["dataset_version"])
-            count = 0
-            for line in lines:
-                if not line:
-                    continue
-                record = orjson.loads(line)
-                self._write(connection, record, record.pop("evidence", None), exists=False)
-                count += 1
-                if count % 1000 == 0:
-                    self.say(f"snapshot: {count} records")
+            with self.tracker.step("snapshot", total=total) as step:
+                writer = RecordWriter(connection, on_flush=step.advance)
+                for line in lines:
+                    self._write(writer, orjson.loads(line), replace=False)
+                writer.flush()
+                count = step.done
             last_seq = int(header["last_seq"])
             _set_state(
                 connection,
@@ -156,15 +167,21 @@ class Mirror:
                 load_id=load_id,
                 snapshot=True,
             )
-        self.say(f"snapshot done: {count} records, at change {last_seq}")
-        return RunResult("snapshot", count, last_seq)
+        return RunResult("snapshot", count, last_seq, count, time.monotonic() - started)
+
+    def _record_count(self) -> int | None:
+        """How many records the export will have (for progress only: None if unknown)."""
+        try:
+            counts = self._get("/v2/meta").get("record_counts") or {}
+            return sum(int(n) for n in counts.values()) or None
+        except (httpx.HTTPError, MirrorError, _Retryable, ValueError, AttributeError):
+            return None
 
     def _catch_up(self, engine: sa.Engine, since: int) -> RunResult:
         return self._retrying(lambda: self._catch_up_once(engine, since))
 
     def _catch_up_once(self, engine: sa.Engine, since: int) -> RunResult:
-        from app.loader import write_transaction
-
+        started = time.monotonic()
         with write_transaction(engine) as connection:
             load_id = _new_load(connection, None)
             applied, cursor = self._apply_pages(connection, since, load_id)
@@ -178,9 +195,7 @@ class Mirror:
                 load_id=load_id,
                 snapshot=False,
             )
-        if applied:
-            self.say(f"applied {applied} changes; at change {cursor}")
-        return RunResult("changes", applied, cursor)
+        return RunResult("changes", applied, cursor, applied, time.monotonic() - started)
 
     def _retrying(self, run: Callable[[], RunResult]) -> RunResult:
         """Run `run` (one whole transaction) again after network errors and 429/5xx answers."""
@@ -192,64 +207,69 @@ class Mirror:
         raise AssertionError("unreachable: the last attempt raises")
 
     def _apply_pages(self, connection: sa.Connection, since: int, load_id: int) -> tuple[int, int]:
+        """Apply the change feed after `since`, page by page; the next page is fetched while
+        this one is written (the source renders, we write: both at once)."""
         cursor, applied = since, 0
-        while True:
-            page = self._get("/v2/changes", params={"since": cursor, "limit": self.batch})
-            for item in page["data"]:
-                self._apply_change(connection, item, load_id)
-                applied += 1
-            cursor = int(page["next_since"])
-            if page["data"] and page["has_more"]:
-                self.say(f"changes: applied {applied} (at {cursor} of {page['last_seq']})")
-            if not page["has_more"]:
-                return applied, cursor
-
-    def _apply_change(self, connection: sa.Connection, item: dict[str, Any], load_id: int) -> None:
-        entity, record_id = item["type"], item["id"]
-        table = _table(entity)
-        exists = (
-            connection.execute(sa.select(table.c.id).where(table.c.id == record_id)).first()
-            is not None
-        )
-        if item["op"] == "delete":
-            if exists:
-                remove_record(connection, entity, record_id)
-        else:
-            record = item["record"]
-            self._write(connection, record, record.pop("evidence", None), exists=exists)
         change = _table("change")
-        connection.execute(sa.delete(change).where(change.c.seq == item["seq"]))
-        connection.execute(
-            sa.insert(change).values(
-                seq=item["seq"],
-                entity_type=entity,
-                entity_id=record_id,
-                op=item["op"],
-                version=item["version"],
-                changed_at=_parse_time(item["changed_at"]),
-                load_id=load_id,
-            )
+        writer = RecordWriter(connection)
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="scn-mirror-fetch") as fetcher,
+            self.tracker.step("changes", unit="changes") as step,
+        ):
+
+            def fetch(after: int) -> Future[Any]:
+                return fetcher.submit(
+                    self._get, "/v2/changes", {"since": after, "limit": self.batch}
+                )
+
+            pending = fetch(cursor)
+            while True:
+                page = pending.result()
+                if page["data"] and page["has_more"]:
+                    pending = fetch(int(page["next_since"]))
+                step.set_total(int(page["last_seq"]) - since)
+                items = page["data"]
+                writer.bulk.delete(change.name, ("seq",), [(item["seq"],) for item in items])
+                for item in items:
+                    self._apply_change(writer, item, load_id)
+                applied += len(items)
+                cursor = int(page["next_since"])
+                step.set_done(cursor - since)
+                if not (page["data"] and page["has_more"]):
+                    writer.flush()
+                    writer.bulk.flush()
+                    return applied, cursor
+
+    def _apply_change(self, writer: RecordWriter, item: dict[str, Any], load_id: int) -> None:
+        if item["op"] == "delete":
+            writer.remove(item["type"], item["id"])
+        else:
+            self._write(writer, item["record"], replace=True)
+        writer.bulk.add(
+            "change",
+            {
+                "seq": item["seq"],
+                "entity_type": item["type"],
+                "entity_id": item["id"],
+                "op": item["op"],
+                "version": item["version"],
+                "changed_at": _parse_time(item["changed_at"]),
+                "load_id": load_id,
+            },
         )
 
-    def _write(
-        self,
-        connection: sa.Connection,
-        record: dict[str, Any],
-        evidence: list[dict[str, Any]] | None,
-        *,
-        exists: bool,
-    ) -> None:
+    def _write(self, writer: RecordWriter, record: dict[str, Any], *, replace: bool) -> None:
         entity = record["type"]
         if entity not in ENTITIES:
             raise MirrorError(f"unknown record type {entity!r} from the source")
-        write_record(
-            connection,
+        evidence = record.pop("evidence", None)  # stored in rows of its own, not a field
+        writer.write(
             entity,
             record["id"],
             record_rows(entity, record, evidence),
             version=int(record["version"]),
             updated_at=_parse_time(record["updated_at"]),
-            exists=exists,
+            replace=replace,
         )
 
     # --- HTTP with retries ----------------------------------------------------------------------
@@ -287,7 +307,9 @@ class Mirror:
 
     def follow(self, interval: float, should_stop: Callable[[], bool]) -> None:
         while not should_stop():
-            self.run_once()
+            result = self.run_once()
+            if result.mode == "snapshot" or result.applied:
+                self.say(result.summary())
             deadline = time.monotonic() + interval
             while time.monotonic() < deadline and not should_stop():
                 time.sleep(min(0.2, interval))
@@ -304,6 +326,17 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, httpx.TransportError):
         return f"network error ({type(exc).__name__}: {exc})"
     return str(exc)
+
+
+def _lines(response: httpx.Response) -> Iterator[bytes]:
+    """The non-empty lines of an NDJSON body, as bytes (orjson reads bytes; no decoding)."""
+    rest = b""
+    for chunk in response.iter_bytes(1 << 16):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from (line for line in lines if line)
+    if rest.strip():
+        yield rest
 
 
 def _clear(connection: sa.Connection) -> None:

@@ -1,8 +1,10 @@
 """Full-text search over names and descriptions: SQLite FTS5 or PostgreSQL tsvector.
 
-The `search_index` table (created by migration 0002, engine-specific, outside the models) holds
-one row per searchable record: its name and its descriptive text. The loader updates it in the
-same transaction as the data, so search never shows a record that is not there.
+The index (engine-specific tables outside the models: revisions 0002 and 0006) holds one entry
+per searchable record: its name and its descriptive text. Two parts, kept apart: `document()`
+makes a record's text; the storage functions below write it, in batches, each entry found by an
+index (never by reading the whole index). The loader and the mirror update it in the same
+transaction as the data, so search never shows a record that is not there.
 
 User text is never passed to the engine's query syntax: it is cut into words, and the words are
 ANDed (quoted for FTS5, plainto_tsquery for PostgreSQL), so `"`, `*`, `NEAR` or `:` are plain text.
@@ -14,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.bulk import BulkWriter
 from app.db import is_sqlite
 
 SEARCH_TABLE = "search_index"
@@ -76,32 +79,99 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())[:MAX_WORDS]
 
 
-def remove(connection: sa.Connection, entity: str, record_id: str) -> None:
-    connection.execute(
-        sa.text(f"DELETE FROM {SEARCH_TABLE} WHERE entity_type = :t AND entity_id = :i"),
-        {"t": entity, "i": record_id},
-    )
+# --- storage ----------------------------------------------------------------------------------
+# SQLite: the entries are rows of `search_index_entry` (an integer id, unique on entity_type and
+# entity_id); `search_index` is an FTS5 index over their name and body, keyed by that id
+# (external content, revision 0006). This module keeps the two in step: an FTS5 external-content
+# index is told what to forget with the text it indexed ('delete'), given as plain values (an
+# INSERT ... SELECT into the FTS5 table costs a hundred times more). Triggers would do the same
+# work, but an FTS5 write inside a trigger costs several times a plain one.
+# PostgreSQL: one table keyed by (entity_type, entity_id), with a generated tsvector.
+
+ENTRY_TABLE = "search_index_entry"
+Key = tuple[str, str]
+"""(entity_type, entity_id) of an entry."""
+_IN_CHUNK = 500  # ids per lookup statement
+
+
+def entry(entity: str, record_id: str, row: dict[str, Any]) -> tuple[str, str, str, str] | None:
+    """The index entry of a record (entity_type, entity_id, name, body), or None."""
+    doc = document(entity, row)
+    return None if doc is None else (entity, record_id, doc[0], doc[1])
 
 
 def put(connection: sa.Connection, entity: str, record_id: str, row: dict[str, Any]) -> None:
-    remove(connection, entity, record_id)
-    doc = document(entity, row)
-    if doc is None:
+    put_many(connection, [(entity, record_id, row)])
+
+
+def remove(connection: sa.Connection, entity: str, record_id: str) -> None:
+    remove_many(connection, [(entity, record_id)])
+
+
+def put_many(connection: sa.Connection, records: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+    """Index records (entity, id, row), replacing what the index held for them."""
+    records = list(records)
+    remove_many(connection, [(entity, record_id) for entity, record_id, _ in records])
+    add_many(connection, [e for r in records if (e := entry(*r)) is not None])
+
+
+def add_many(connection: sa.Connection, entries: Iterable[tuple[str, str, str, str]]) -> None:
+    """Add entries (from `entry`) for records the index does not hold yet."""
+    writer = BulkWriter(connection)
+    entries = list(entries)
+    if not entries:
         return
-    connection.execute(
-        sa.text(
-            f"INSERT INTO {SEARCH_TABLE} (entity_type, entity_id, name, body) "
-            "VALUES (:t, :i, :n, :b)"
-        ),
-        {"t": entity, "i": record_id, "n": doc[0], "b": doc[1]},
+    if not writer.sqlite:
+        writer.insert(SEARCH_TABLE, ("entity_type", "entity_id", "name", "body"), entries)
+        return
+    (last,) = writer.query(f"SELECT coalesce(max(id), 0) FROM {ENTRY_TABLE}")[0]
+    rows = [(last + n, *e) for n, e in enumerate(entries, start=1)]
+    writer.insert(ENTRY_TABLE, ("id", "entity_type", "entity_id", "name", "body"), rows)
+    writer.insert(SEARCH_TABLE, ("rowid", "name", "body"), [(r[0], r[3], r[4]) for r in rows])
+
+
+def remove_many(connection: sa.Connection, keys: Iterable[Key]) -> None:
+    """Remove the entries of these records (those the index holds)."""
+    writer = BulkWriter(connection)
+    keys = list(keys)
+    if not keys:
+        return
+    if not writer.sqlite:
+        writer.delete(SEARCH_TABLE, ("entity_type", "entity_id"), keys)
+        return
+    by_type: dict[str, list[str]] = {}
+    for entity, record_id in keys:
+        by_type.setdefault(entity, []).append(record_id)
+    held: list[tuple[Any, ...]] = []
+    for entity, ids in by_type.items():
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            held += writer.query(
+                f"SELECT id, name, body FROM {ENTRY_TABLE} "
+                f"WHERE entity_type = ? AND entity_id IN ({', '.join('?' * len(chunk))})",
+                [entity, *chunk],
+            )
+    held.sort()  # FTS5 takes changes in rowid order without flushing between them
+    writer.executemany(
+        f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}, rowid, name, body) "
+        "VALUES ('delete', ?, ?, ?)",
+        held,
     )
+    writer.executemany(f"DELETE FROM {ENTRY_TABLE} WHERE id = ?", [(h[0],) for h in held])
 
 
 def is_empty(connection: sa.Connection) -> bool:
-    return connection.execute(sa.text(f"SELECT 1 FROM {SEARCH_TABLE} LIMIT 1")).first() is None
+    table = ENTRY_TABLE if is_sqlite(connection.engine.url) else SEARCH_TABLE
+    return connection.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first() is None
 
 
 def clear(connection: sa.Connection) -> None:
+    if is_sqlite(connection.engine.url):
+        connection.execute(
+            sa.text(f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}) VALUES ('delete-all')")
+        )
+        connection.execute(sa.text(f"DELETE FROM {ENTRY_TABLE}"))
+        return
     connection.execute(sa.text(f"DELETE FROM {SEARCH_TABLE}"))
 
 
@@ -109,16 +179,34 @@ def rebuild(connection: sa.Connection, tables: Iterable[tuple[str, sa.Table]]) -
     """Index every record again (after a migration created an empty index)."""
     clear(connection)
     for entity, table in tables:
-        for row in connection.execute(sa.select(table)).mappings():
-            put(connection, entity, row["id"], dict(row))
+        after = ""
+        while True:
+            rows = (
+                connection.execute(
+                    sa.select(table).where(table.c.id > after).order_by(table.c.id).limit(_IN_CHUNK)
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                break
+            add_many(connection, [e for r in rows if (e := entry(entity, r["id"], dict(r)))])
+            after = rows[-1]["id"]
+
+
+# The full-text matches first, then their entries by id (CROSS JOIN keeps SQLite to that order:
+# starting from the entries of one type would run a full-text lookup for each of them).
+_SQLITE_HITS = (
+    f"{SEARCH_TABLE} CROSS JOIN {ENTRY_TABLE} AS entry ON entry.id = {SEARCH_TABLE}.rowid"
+)
 
 
 def matching_ids(connection: sa.Connection, entity: str, text: str) -> sa.TextClause:
     """A subquery of the ids of `entity` records matching `text` (for the `q` filter)."""
     if is_sqlite(connection.engine.url):
         return sa.text(
-            f"SELECT entity_id FROM {SEARCH_TABLE} "
-            f"WHERE {SEARCH_TABLE} MATCH :q_match AND entity_type = :q_type"
+            f"SELECT entry.entity_id FROM {_SQLITE_HITS} "
+            f"WHERE {SEARCH_TABLE} MATCH :q_match AND entry.entity_type = :q_type"
         ).bindparams(q_match=fts5_query(text), q_type=entity)
     return sa.text(
         f"SELECT entity_id FROM {SEARCH_TABLE} "
@@ -143,9 +231,10 @@ def search(
     params: dict[str, Any] = {"limit": limit}
     if is_sqlite(connection.engine.url):
         inner = (
-            f"SELECT entity_type, entity_id, -bm25({SEARCH_TABLE}, 0, 0, 10.0, 1.0) AS rank, "
-            f"snippet({SEARCH_TABLE}, 3, '', '', '…', 12) AS snippet "
-            f"FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :match"
+            "SELECT entry.entity_type, entry.entity_id, "
+            f"-bm25({SEARCH_TABLE}, 10.0, 1.0) AS rank, "
+            f"snippet({SEARCH_TABLE}, 1, '', '', '…', 12) AS snippet "
+            f"FROM {_SQLITE_HITS} WHERE {SEARCH_TABLE} MATCH :match"
         )
         params["match"] = fts5_query(text)
     else:

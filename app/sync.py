@@ -207,6 +207,23 @@ def export_header(
     }
 
 
+def export_count(
+    connection: sa.Connection, types: list[str] | None, *, personal_contacts: bool
+) -> int:
+    """How many records `export_lines` gives (its lines after the header)."""
+    total = 0
+    for entity in types or list(ENTITIES):
+        t = table(entity)
+        query = published(
+            sa.select(sa.func.count()).select_from(t),
+            entity,
+            t,
+            personal_contacts=personal_contacts,
+        )
+        total += int(connection.execute(query).scalar_one())
+    return total
+
+
 def export_lines(
     connection: sa.Connection,
     types: list[str] | None,

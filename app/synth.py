@@ -15,7 +15,7 @@ holds no data set (or, with `force`, after deleting the one it holds).
 """
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -24,8 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import i18n, models, search, vocab
-from app.db import is_sqlite
+from app.bulk import BulkWriter
 from app.loader import OWNED_LINKS, EntityRows, _digest, write_transaction
+from app.progress import QUIET, Tracker
 
 PROPORTIONS = {
     "source": 5,
@@ -532,67 +533,6 @@ class Maker:
 # --- writing --------------------------------------------------------------------------------
 
 
-class BulkWriter:
-    """Rows into tables through the driver's bulk path, values converted as SQLAlchemy would."""
-
-    def __init__(self, connection: sa.Connection) -> None:
-        self.connection = connection
-        self.sqlite = is_sqlite(connection.engine.url)
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        self.driver: Any = driver
-        self.buffers: dict[str, list[tuple[Any, ...]]] = {}
-        self.columns: dict[str, list[str]] = {}
-        self.converters: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
-
-    def _prepare(self, name: str, columns: Sequence[str]) -> None:
-        self.columns[name] = list(columns)
-        self.buffers[name] = []
-        if name == search.SEARCH_TABLE:
-            self.converters[name] = []
-            return
-        t = models.table(name)
-        dialect = self.connection.dialect
-        converters: list[tuple[int, Callable[[Any], Any]]] = []
-        for index, column in enumerate(columns):
-            process = t.c[column].type._cached_bind_processor(dialect)
-            if process is not None:
-                converters.append((index, process))
-        self.converters[name] = converters
-
-    def add(self, name: str, row: dict[str, Any]) -> None:
-        if name not in self.columns:
-            self._prepare(name, list(row))
-        values = [row[c] for c in self.columns[name]]
-        for index, process in self.converters[name]:
-            values[index] = process(values[index])
-        buffer = self.buffers[name]
-        buffer.append(tuple(values))
-        if len(buffer) >= CHUNK:
-            self.flush(name)
-
-    def flush(self, name: str | None = None) -> None:
-        for table_name in [name] if name else list(self.buffers):
-            rows = self.buffers[table_name]
-            if not rows:
-                continue
-            columns = self.columns[table_name]
-            names = ", ".join(f'"{c}"' for c in columns)
-            if self.sqlite:
-                marks = ", ".join("?" for _ in columns)
-                self.driver.executemany(
-                    f'INSERT INTO "{table_name}" ({names}) VALUES ({marks})', rows
-                )
-            else:
-                with (
-                    self.driver.cursor() as cursor,
-                    cursor.copy(f'COPY "{table_name}" ({names}) FROM STDIN') as copy,
-                ):
-                    for row in rows:
-                        copy.write_row(row)
-            rows.clear()
-
-
 @dataclass
 class SynthResult:
     dataset_version: str
@@ -625,7 +565,7 @@ def synthesise(
     *,
     seed: int = 1,
     force: bool = False,
-    say: Callable[[str], None] = lambda _: None,
+    tracker: Tracker = QUIET,
 ) -> SynthResult:
     """Write a synthetic data set of `records` records (with their history) in one transaction."""
     per_entity = counts(records)
@@ -641,54 +581,56 @@ def synthesise(
                     "the database already holds a data set; synthetic records go only into an "
                     "empty database (use a new DATABASE_URL, or --force to delete what it holds)"
                 )
-            say("deleting the data set the database holds (--force)")
+            tracker.say("deleting the data set the database holds (--force)")
             _delete_everything(connection)
-        writer = BulkWriter(connection)
+        writer = BulkWriter(connection, chunk=CHUNK)
         # (load, entity order, id, op, version) of every change, sorted into commit order below.
         events: list[tuple[int, int, int, str, int, int]] = []
         hashes: list[tuple[str, str, str]] = []
-        for order, entity in enumerate(models.ENTITIES):
-            say(f"{entity}: {per_entity[entity]} records")
-            for i, rid in enumerate(ids.live[entity]):
-                created = 0 if rng.random() < INITIAL_SHARE else rng.randrange(LOADS)
-                updated = (
-                    rng.randrange(created + 1, LOADS)
-                    if (created < LOADS - 1 and rng.random() < UPDATED_SHARE)
-                    else None
-                )
-                record_version = 1 if updated is None else 2
-                rows = maker.record(entity, i, rid)
-                content_hash = rows.content_hash()
-                hashes.append((entity, rid, content_hash))
-                writer.add(
-                    entity,
-                    {
-                        "id": rid,
-                        "version": record_version,
-                        "updated_at": _load_time(created if updated is None else updated),
-                        "content_hash": content_hash,
-                        **rows.row,
-                    },
-                )
-                for link_table, link_rows in rows.links.items():
-                    for link in link_rows:
-                        writer.add(link_table, link)
-                doc = search.document(entity, rows.row)
-                if doc is not None:
-                    writer.add(
-                        search.SEARCH_TABLE,
-                        {"entity_type": entity, "entity_id": rid, "name": doc[0], "body": doc[1]},
+        entries: list[tuple[str, str, str, str]] = []
+        with tracker.step("records", total=sum(per_entity.values())) as step:
+            for order, entity in enumerate(models.ENTITIES):
+                for i, rid in enumerate(ids.live[entity]):
+                    created = 0 if rng.random() < INITIAL_SHARE else rng.randrange(LOADS)
+                    updated = (
+                        rng.randrange(created + 1, LOADS)
+                        if (created < LOADS - 1 and rng.random() < UPDATED_SHARE)
+                        else None
                     )
-                events.append((created, 1, order, rid, 1, 0))
-                if updated is not None:
-                    events.append((updated, 1, order, rid, 2, 0))
-            for rid in ids.deleted[entity]:
-                created = rng.randrange(LOADS - 1)
-                events.append((created, 1, order, rid, 1, 0))
-                events.append((rng.randrange(created + 1, LOADS), 0, order, rid, 2, 1))
-        writer.flush()
+                    record_version = 1 if updated is None else 2
+                    rows = maker.record(entity, i, rid)
+                    content_hash = rows.content_hash()
+                    hashes.append((entity, rid, content_hash))
+                    writer.add(
+                        entity,
+                        {
+                            "id": rid,
+                            "version": record_version,
+                            "updated_at": _load_time(created if updated is None else updated),
+                            "content_hash": content_hash,
+                            **rows.row,
+                        },
+                    )
+                    for link_table, link_rows in rows.links.items():
+                        for link in link_rows:
+                            writer.add(link_table, link)
+                    if (entry := search.entry(entity, rid, rows.row)) is not None:
+                        entries.append(entry)
+                        if len(entries) >= CHUNK:
+                            search.add_many(connection, entries)
+                            entries = []
+                    events.append((created, 1, order, rid, 1, 0))
+                    if updated is not None:
+                        events.append((updated, 1, order, rid, 2, 0))
+                    step.advance()
+                for rid in ids.deleted[entity]:
+                    created = rng.randrange(LOADS - 1)
+                    events.append((created, 1, order, rid, 1, 0))
+                    events.append((rng.randrange(created + 1, LOADS), 0, order, rid, 2, 1))
+            search.add_many(connection, entries)
+            writer.flush()
 
-        say(f"change history: {len(events)} changes in {LOADS} loads")
+        tracker.say(f"change history: {len(events):,} changes in {LOADS} loads")
         events.sort()
         entity_names = list(models.ENTITIES)
         load_stats = [{"created": 0, "updated": 0, "deleted": 0} for _ in range(LOADS)]
@@ -745,5 +687,5 @@ def synthesise(
                     "(SELECT max(id) FROM dataset_load))"
                 )
             )
-        say("committing")
+        tracker.say("committing")
     return SynthResult(version, per_entity, len(events), len(events))

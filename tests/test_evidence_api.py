@@ -186,7 +186,7 @@ def test_a_mirror_keeps_the_evidence_through_a_snapshot_and_the_change_feed(
             assert load(source, seeds).updated == 1  # a quote alone is a change
             result = mirror_cli(base, target_url)  # the change feed
             assert result.returncode == 0, result.stderr
-            assert "changes: 1 records applied" in result.stdout
+            assert "1 changes applied" in result.stdout
         mirrored = v2_export_with_evidence(target_url)
         assert mirrored == v2_export_with_evidence(source_url)
         viborg = next(json.loads(line) for line in mirrored if b'"id":"viborg"' in line)

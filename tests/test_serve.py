@@ -29,6 +29,7 @@ def test_healthz_and_readyz_with_data_loaded(database_url: str) -> None:
             "status": "ready",
             "schema_revision": migrate.head_revision(),
             "last_seq": 17,
+            "role": "primary",
         }
 
 

@@ -7,7 +7,8 @@ them). Values are converted as SQLAlchemy would convert them for the same column
 written here reads back exactly like one written through SQLAlchemy.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -44,6 +45,20 @@ class BulkWriter:
         self.chunk = chunk
         self.buffers: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         self.converters: dict[tuple[str, tuple[str, ...]], Converters] = {}
+
+    @contextmanager
+    def _driver_errors(self, statement: str) -> Iterator[None]:
+        """The driver's errors as SQLAlchemy's (sa.exc.OperationalError for a full disk or a
+        lost server, ...), as a statement through SQLAlchemy would raise them: callers such as
+        the command line turn those into clear messages."""
+        dbapi = self.connection.dialect.dbapi
+        assert dbapi is not None
+        try:
+            yield
+        except dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                statement, None, exc, dbapi.Error, dialect=self.connection.dialect
+            ) from exc
 
     # --- inserts ------------------------------------------------------------------------------
 
@@ -82,11 +97,15 @@ class BulkWriter:
         names = ", ".join(f'"{c}"' for c in columns)
         if self.sqlite:
             marks = ", ".join("?" for _ in columns)
-            self.driver.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+            statement = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
+            with self._driver_errors(statement):
+                self.driver.executemany(statement, rows)
             return
+        statement = f'COPY "{table}" ({names}) FROM STDIN'
         with (
+            self._driver_errors(statement),
             self.driver.cursor() as cursor,
-            cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy,
+            cursor.copy(statement) as copy,
         ):
             for row in rows:
                 copy.write_row(row)
@@ -122,16 +141,18 @@ class BulkWriter:
         rows = [tuple(r) for r in rows]
         if not rows:
             return
-        if self.sqlite:
-            self.driver.executemany(sql, rows)
-            return
-        with self.driver.cursor() as cursor:
-            cursor.executemany(sql, rows)
+        with self._driver_errors(sql):
+            if self.sqlite:
+                self.driver.executemany(sql, rows)
+                return
+            with self.driver.cursor() as cursor:
+                cursor.executemany(sql, rows)
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one statement run on the driver (placeholders: `self.mark`)."""
-        if self.sqlite:
-            return list(self.driver.execute(sql, tuple(parameters)).fetchall())
-        with self.driver.cursor() as cursor:
-            cursor.execute(sql, tuple(parameters))
-            return list(cursor.fetchall())
+        with self._driver_errors(sql):
+            if self.sqlite:
+                return list(self.driver.execute(sql, tuple(parameters)).fetchall())
+            with self.driver.cursor() as cursor:
+                cursor.execute(sql, tuple(parameters))
+                return list(cursor.fetchall())

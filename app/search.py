@@ -84,7 +84,7 @@ def words(text: str) -> list[str]:
 # entity_id); `search_index` is an FTS5 index over their name and body, keyed by that id
 # (external content, revision 0006). This module keeps the two in step: an FTS5 external-content
 # index is told what to forget with the text it indexed ('delete'), given as plain values (an
-# INSERT ... SELECT into the FTS5 table costs a hundred times more). Triggers would do the same
+# INSERT ... SELECT into the FTS5 table cost 35 times more, measured). Triggers would do the same
 # work, but an FTS5 write inside a trigger costs several times a plain one.
 # PostgreSQL: one table keyed by (entity_type, entity_id), with a generated tsvector.
 

@@ -77,7 +77,9 @@ def document(entity: str, row: dict[str, Any]) -> tuple[list[Part], list[Part]] 
                 r("background"), r("local_overview"), r("policy_basis"), r("tenets"), r("motto")
             )
         case "organisation":
-            return _parts(r("name"), r("acronym")), _parts(r("description"))
+            return _parts(r("name"), r("acronym")), _parts(
+                r("description"), r("mission"), r("mission_keywords")
+            )
         case "cooperation":
             return _parts(r("name"), r("acronym")), _parts(
                 r("purpose"), r("target_group"), r("description")
@@ -294,13 +296,16 @@ def query(connection: sa.Connection, text: str) -> Query | None:
     known = (
         _known_words(connection, sorted(set().union(*candidates.values()))) if candidates else set()
     )
-    for terms, form in zip(alternatives, correctable, strict=True):
+    spelled = [search_terms.vocabulary_form(w) for w in typed]
+    for n, form in enumerate(correctable):
         if form is None or form in known:
             continue
-        for fixed in candidates[form]:
-            if fixed in known:
-                terms |= search_terms.query_terms(fixed)
-    return Query([frozenset(t) for t in alternatives], search_terms.query_key(" ".join(typed)))
+        fixes = [fixed for fixed in candidates[form] if fixed in known]
+        for fixed in fixes:
+            alternatives[n] |= search_terms.query_terms(fixed)
+        if fixes:  # the name boost compares names with the query as it was meant
+            spelled[n] = fixes[0]
+    return Query([frozenset(t) for t in alternatives], " ".join(spelled))
 
 
 def _known_words(connection: sa.Connection, candidates: list[str]) -> set[str]:

@@ -141,10 +141,6 @@ def name_key(names: Iterable[str]) -> str:
     return "| " + " | ".join(line for line in lines if line) + " |"
 
 
-def query_key(text: str) -> str:
-    return " ".join(vocabulary_form(w) for w in words(text))
-
-
 def vocabulary(parts: Iterable[tuple[str | None, str]]) -> set[str]:
     """The words of texts that a typo may be corrected to."""
     out: set[str] = set()

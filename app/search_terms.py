@@ -96,7 +96,7 @@ def vocabulary_form(word: str) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def word_terms(word: str, language: str | None) -> frozenset[str]:
+def word_terms(word: str, language: str | None) -> tuple[str, ...]:
     """The terms indexed for `word` in a text of `language`."""
     language = language if language in STEMMERS else None if language else DEFAULT_LANGUAGE
     lowered = word.lower()
@@ -108,7 +108,7 @@ def word_terms(word: str, language: str | None) -> frozenset[str]:
             out.add(stem(language, spelled))
     if language is not None:
         out |= foldings(stem(language, british(lowered)))
-    return frozenset(out)
+    return tuple(sorted(out))
 
 
 @lru_cache(maxsize=50_000)
@@ -129,7 +129,7 @@ def text_terms(parts: Iterable[tuple[str | None, str]]) -> str:
     seen: dict[str, None] = {}
     for language, text in parts:
         for word in words(text):
-            for term in sorted(word_terms(word, language)):
+            for term in word_terms(word, language):
                 seen.setdefault(term, None)
     return " ".join(seen)
 

@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import yaml
 
-from app import search, search_terms
+from app import migrate, search, search_terms
+from app.db import create_engine, is_sqlite
 from tests.live import client, live_server
 
 JUDGEMENTS: list[dict[str, Any]] = yaml.safe_load(
@@ -88,3 +90,35 @@ def test_typo_candidates_are_one_edit_away() -> None:
     assert {"viborgg", "vborg", "vibrog", "viberg"} <= candidates
     assert "viborg" not in candidates and "vibrogg" not in candidates
     assert len(search.words("a " * 40)) == search.MAX_WORDS
+
+
+def _count(url: str, text: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return len(search.search(connection, text, types=None, limit=1000, after=None))
+    finally:
+        engine.dispose()
+
+
+def test_revision_0007_rebuilds_the_index_both_ways(loaded_database_url: str) -> None:
+    """Downgraded, the index is revision 0006's again (the engine's English stemming, no typo
+    correction); upgraded, it is rebuilt from the records with this module's rules."""
+    url = loaded_database_url
+    assert _count(url, "radicalization") == _count(url, "radicalisation") > 1
+    migrate.downgrade(url, "0006")
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        if is_sqlite(url):
+            old = "SELECT count(*) FROM search_index WHERE search_index MATCH 'radicalisation'"
+        else:
+            old = (
+                "SELECT count(*) FROM search_index "
+                "WHERE document @@ plainto_tsquery('english', 'radicalisation')"
+            )
+        assert connection.execute(sa.text(old)).scalar_one() > 1
+        assert not sa.inspect(connection).has_table(search.VOCABULARY_TABLE)
+    engine.dispose()
+    migrate.upgrade(url, "head")
+    assert _count(url, "radicalization") == _count(url, "radicalisation") > 1
+    assert _count(url, "radicalisaton") == _count(url, "radicalisation")

@@ -285,7 +285,11 @@ class Query(NamedTuple):
 
 def query(connection: sa.Connection, text: str) -> Query | None:
     """The query for `text`, its typos corrected from the vocabulary; None if it has no word."""
-    typed = search_terms.words(" ".join(words(text)))[:MAX_WORDS]
+    typed = [
+        w
+        for w in search_terms.words(" ".join(words(text)))[:MAX_WORDS]
+        if search_terms.query_terms(w)
+    ]
     if not typed:
         return None
     alternatives = [set(search_terms.query_terms(w)) for w in typed]
@@ -428,5 +432,6 @@ def snippet(body: str, q: Query) -> str:
     )
     start = max(0, first - 3)
     end = min(len(found), start + SNIPPET_WORDS)
-    text = " ".join(body[found[start].start() : found[end - 1].end()].split())
-    return ("…" if start > 0 else "") + text + ("…" if end < len(found) else "")
+    more = end < len(found)
+    text = " ".join(body[found[start].start() : found[end - 1].end() if more else None].split())
+    return ("…" if start > 0 else "") + text + ("…" if more else "")

@@ -49,8 +49,9 @@ def fold(word: str) -> str:
     lowered = word.lower().translate(_FOLD)
     if lowered.isascii():
         return lowered
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Accents go; so does whatever else a decomposition brings that is not a letter or a digit
+    # (the fraction slash of ¼), so a term is always letters and digits.
+    return "".join(c for c in unicodedata.normalize("NFKD", lowered) if c.isalnum())
 
 
 def foldings(word: str) -> set[str]:
@@ -108,6 +109,7 @@ def word_terms(word: str, language: str | None) -> tuple[str, ...]:
             out.add(stem(language, spelled))
     if language is not None:
         out |= foldings(stem(language, british(lowered)))
+    out.discard("")
     return tuple(sorted(out))
 
 
@@ -120,6 +122,7 @@ def query_terms(word: str) -> frozenset[str]:
     for language in STEMMERS:
         out.add(stem(language, spelled))
         out.add(fold(stem(language, british(lowered))))
+    out.discard("")
     return frozenset(out)
 
 

@@ -294,15 +294,16 @@ def query(connection: sa.Connection, text: str) -> Query | None:
         return None
     alternatives = [set(search_terms.query_terms(w)) for w in typed]
     correctable = [search_terms.correctable(w) for w in typed]
-    candidates = {
-        form: sorted({form, *search_terms.edits(form)}) for form in correctable if form is not None
-    }
-    known = (
-        _known_words(connection, sorted(set().union(*candidates.values()))) if candidates else set()
-    )
+    # Two lookups: the words as typed, then every word one edit from those the index never held
+    # (most queries have no typo, and the second lookup is the larger one).
+    forms = {form for form in correctable if form is not None}
+    known = _known_words(connection, sorted(forms)) if forms else set()
+    candidates = {form: sorted(set(search_terms.edits(form))) for form in forms - known}
+    if candidates:
+        known |= _known_words(connection, sorted(set().union(*candidates.values())))
     spelled = [search_terms.vocabulary_form(w) for w in typed]
     for n, form in enumerate(correctable):
-        if form is None or form in known:
+        if form not in candidates:
             continue
         fixes = [fixed for fixed in candidates[form] if fixed in known]
         for fixed in fixes:

@@ -15,7 +15,7 @@ BENCH_PACKAGES := wrk nginx
 BENCH_VENV := bench/.venv
 
 .PHONY: run test install db load lint format typecheck pytest pytest-fast clean system-packages \
-	model-picture docs-screenshot bench
+	model-picture docs-screenshot bench bench-sync
 
 run: load ## Set everything up on the default SQLite database and serve the API
 	$(SCN) serve
@@ -65,6 +65,12 @@ docs-screenshot: install system-packages ## Retake docs/img/docs.png (/docs in h
 bench: install $(BENCH_VENV)/.installed
 	@$(MAKE) --no-print-directory system-packages TEST_PACKAGES="$(BENCH_PACKAGES)"
 	$(BENCH_VENV)/bin/python bench/run.py
+
+# `scn mirror` at scale (docs/PERFORMANCE.md, docs/SYNC.md): snapshot and catch-up of a synthetic
+# publisher into SQLite and PostgreSQL, beside the source's own export time. Sizes in
+# BENCH_SYNC_RECORDS (default 100000,1000000); knobs in bench/sync.py. Not part of `make test`.
+bench-sync: install
+	$(BIN)/python bench/sync.py
 
 # Datasette, matplotlib and py-spy in a virtual environment of their own: the project's pinned
 # dependencies stay as they are.

@@ -5,6 +5,7 @@ targets."""
 import io
 import os
 import random
+import re
 import shutil
 import subprocess
 import threading
@@ -96,8 +97,16 @@ def test_a_mirror_converges_through_edits_a_crash_and_a_410(
         with live_server(source_url) as base:
             first = mirror_cli(base, target_url)
             assert first.returncode == 0, first.stderr
-            assert "snapshot" in first.stdout
             assert local_export(target_url) == served_export(base)
+            records = len(served_export(base))
+            # Not a terminal: no bar, a line when the snapshot ends, then the run's summary.
+            assert re.fullmatch(
+                rf"snapshot: {records:,} records, 0 changes applied, [\d.]+ s, [\d,]+ "
+                rf"records/s; at change {cursor(target_url)}\n",
+                first.stdout,
+            ), first.stdout
+            assert f"scn mirror: snapshot: {records:,} records in " in first.stderr
+            assert "\x1b" not in first.stderr
 
             for step in range(1, 9):
                 done = [random_edit(rng, seeds, step * 10 + i) for i in range(rng.randint(1, 4))]
@@ -116,6 +125,12 @@ def test_a_mirror_converges_through_edits_a_crash_and_a_410(
 
                 result = mirror_cli(base, target_url)
                 assert result.returncode == 0, f"after {done}: {result.stderr}"
+                if step != 6:
+                    assert re.fullmatch(
+                        r"changes: [\d,]+ records, [1-9][\d,]* changes applied, [\d.]+ s, "
+                        rf"[\d,]+ records/s; at change {cursor(target_url)}\n",
+                        result.stdout,
+                    ), result.stdout
                 if step == 6:
                     assert "taking a new snapshot" in result.stderr
                 assert local_export(target_url) == served_export(base), f"after {done}"

@@ -377,14 +377,14 @@ def search(
     )
     if sqlite:
         inner = (
-            "SELECT entry.entity_type, entry.entity_id, entry.body, "
+            "SELECT entry.entity_type, entry.entity_id, "
             f"-bm25({SEARCH_TABLE}, 10.0, 1.0) + {boost} AS rank "
             f"FROM {_SQLITE_HITS} WHERE {SEARCH_TABLE} MATCH :match"
         )
         params["match"] = q.fts5()
     else:
         inner = (
-            "SELECT entity_type, entity_id, body, "
+            "SELECT entity_type, entity_id, "
             f"ts_rank_cd(document, query)::float8 + {boost} AS rank "
             f"FROM {SEARCH_TABLE}, to_tsquery('simple', :tsquery) AS query "
             "WHERE document @@ query"
@@ -407,12 +407,28 @@ def search(
     )
     if types:
         statement = statement.bindparams(sa.bindparam("types", expanding=True))
-    hits = []
-    for row in connection.execute(statement, params).mappings():
-        hit = dict(row)
-        hit["snippet"] = snippet(hit.pop("body"), q)
-        hits.append(hit)
+    hits = [dict(row) for row in connection.execute(statement, params).mappings()]
+    # The bodies of this page only: carried through the sort, every match's body would be copied.
+    bodies = _bodies(connection, [(h["entity_type"], h["entity_id"]) for h in hits])
+    for hit in hits:
+        hit["snippet"] = snippet(bodies.get((hit["entity_type"], hit["entity_id"]), ""), q)
     return hits
+
+
+def _bodies(connection: sa.Connection, keys: list[Key]) -> dict[Key, str]:
+    if not keys:
+        return {}
+    table = ENTRY_TABLE if is_sqlite(connection.engine.url) else SEARCH_TABLE
+    condition = " OR ".join(
+        f"(entity_type = :t{n} AND entity_id = :i{n})" for n in range(len(keys))
+    )
+    params = {f"t{n}": k[0] for n, k in enumerate(keys)} | {
+        f"i{n}": k[1] for n, k in enumerate(keys)
+    }
+    rows = connection.execute(
+        sa.text(f"SELECT entity_type, entity_id, body FROM {table} WHERE {condition}"), params
+    )
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
 def snippet(body: str, q: Query) -> str:

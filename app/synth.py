@@ -587,7 +587,7 @@ def synthesise(
         # (load, entity order, id, op, version) of every change, sorted into commit order below.
         events: list[tuple[int, int, int, str, int, int]] = []
         hashes: list[tuple[str, str, str]] = []
-        entries: list[tuple[str, str, str, str]] = []
+        entries: list[search.Entry] = []
         with tracker.step("records", total=sum(per_entity.values())) as step:
             for order, entity in enumerate(models.ENTITIES):
                 for i, rid in enumerate(ids.live[entity]):

@@ -8,6 +8,8 @@ prose for people (docs/API.md tells clients not to parse it); everything else is
 
 Recording is deliberate and happens once per frozen version:
     .venv/bin/python -m tests.golden_v1 --record
+Search results may improve within v1 (its shape and parameters may not change): the search
+exchange alone was recorded again when revision 0007 changed how search matches and ranks.
 """
 
 import json

@@ -7,7 +7,8 @@ them). Values are converted as SQLAlchemy would convert them for the same column
 written here reads back exactly like one written through SQLAlchemy.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -82,14 +83,24 @@ class BulkWriter:
         names = ", ".join(f'"{c}"' for c in columns)
         if self.sqlite:
             marks = ", ".join("?" for _ in columns)
-            self.driver.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+            sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
+            with self._errors(sql):
+                self.driver.executemany(sql, rows)
             return
-        with (
-            self.driver.cursor() as cursor,
-            cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy,
-        ):
+        sql = f'COPY "{table}" ({names}) FROM STDIN'
+        with self._errors(sql), self.driver.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    @contextmanager
+    def _errors(self, sql: str) -> Iterator[None]:
+        """Driver errors as SQLAlchemy's (OperationalError, IntegrityError, ...), as if the
+        statement had gone through SQLAlchemy: callers handle one kind (a full disk, a lock)."""
+        base = self.connection.dialect.loaded_dbapi.Error
+        try:
+            yield
+        except base as exc:
+            raise sa.exc.DBAPIError.instance(sql, None, exc, base) from exc
 
     def _converters(self, table: str, columns: tuple[str, ...]) -> Converters:
         """SQLAlchemy's bind processors of the columns (JSON to text, dates on SQLite, ...)."""
@@ -122,16 +133,18 @@ class BulkWriter:
         rows = [tuple(r) for r in rows]
         if not rows:
             return
-        if self.sqlite:
-            self.driver.executemany(sql, rows)
-            return
-        with self.driver.cursor() as cursor:
-            cursor.executemany(sql, rows)
+        with self._errors(sql):
+            if self.sqlite:
+                self.driver.executemany(sql, rows)
+                return
+            with self.driver.cursor() as cursor:
+                cursor.executemany(sql, rows)
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one statement run on the driver (placeholders: `self.mark`)."""
-        if self.sqlite:
-            return list(self.driver.execute(sql, tuple(parameters)).fetchall())
-        with self.driver.cursor() as cursor:
-            cursor.execute(sql, tuple(parameters))
-            return list(cursor.fetchall())
+        with self._errors(sql):
+            if self.sqlite:
+                return list(self.driver.execute(sql, tuple(parameters)).fetchall())
+            with self.driver.cursor() as cursor:
+                cursor.execute(sql, tuple(parameters))
+                return list(cursor.fetchall())

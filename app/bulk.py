@@ -110,16 +110,6 @@ class BulkWriter:
             for row in rows:
                 copy.write_row(row)
 
-    @contextmanager
-    def _errors(self, sql: str) -> Iterator[None]:
-        """Driver errors as SQLAlchemy's (OperationalError, IntegrityError, ...), as if the
-        statement had gone through SQLAlchemy: callers handle one kind (a full disk, a lock)."""
-        base = self.connection.dialect.loaded_dbapi.Error
-        try:
-            yield
-        except base as exc:
-            raise sa.exc.DBAPIError.instance(sql, None, exc, base) from exc
-
     def _converters(self, table: str, columns: tuple[str, ...]) -> Converters:
         """SQLAlchemy's bind processors of the columns (JSON to text, dates on SQLite, ...)."""
         if table not in models.SQLModel.metadata.tables:

@@ -28,6 +28,10 @@ SCN = str(ROOT / ".venv" / "bin" / "scn")
 COLD_URLS = 10_000
 PAGE = 50
 CHANGES_PAGE = 100
+# Datasette searches a table through the FTS5 index whose content it is (revision 0006): the
+# entries (with entity_type), not the index itself. Since revision 0007 the index holds the API's
+# folded and stemmed terms, which Datasette matches against the words as typed.
+SEARCH_ENTRIES = "search_index_entry"
 DATASETTE_FAST = {"_shape": "objects", "_nocount": "1", "_nofacet": "1", "_nosuggest": "1"}
 SEARCH_TYPES = [None, "practice", "organisation", "city", "cooperation", "source"]
 
@@ -157,7 +161,7 @@ def main() -> None:
             params["type"] = kind
             ds_params["entity_type"] = kind
         search_api.append("/v1/search?" + urlencode(params))
-        search_ds.append(_datasette(ds, "search_index", **ds_params))
+        search_ds.append(_datasette(ds, SEARCH_ENTRIES, **ds_params))
 
     # (f) changes after a recent sequence number (within the last 10,000).
     low = max(history_start, last_seq - COLD_URLS)
@@ -189,7 +193,7 @@ def main() -> None:
         "deep_page": {"api": (deep_api[:1], deep_api), "datasette": (deep_ds[:1], deep_ds)},
         "search": {
             "api": (["/v1/search?q=hotline"], search_api),
-            "datasette": ([_datasette(ds, "search_index", _search="hotline")], search_ds),
+            "datasette": ([_datasette(ds, SEARCH_ENTRIES, _search="hotline")], search_ds),
         },
         "changes": {
             "api": ([changes_api(hot_since)], [changes_api(s) for s in sinces]),

@@ -184,3 +184,20 @@ def loaded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     load(engine, SEEDS)
     engine.dispose()
     return url
+
+
+@pytest.fixture
+def source_url(tmp_path: Path, migrated_sqlite_file: Path) -> str:
+    """A publisher's database for `scn mirror` tests: migrated SQLite, nothing loaded."""
+    path = tmp_path / "source.sqlite3"
+    shutil.copy(migrated_sqlite_file, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=ENGINES)
+def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each engine: the mirror migrates it on its first run."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create(migrated=False)

@@ -3,7 +3,6 @@ the seeds with offsets that point at the passage in the stored text, the export 
 feed carry the same evidence (a mirror can serve it), and v1 stays as it was."""
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from app.loader import load
 from app.seed_schema import SEED_FILES
 from app.settings import PROJECT_ROOT
 from app.sync import export_lines
-from tests.conftest import ENGINES, SEEDS, PostgresServer
+from tests.conftest import SEEDS
 from tests.helpers import edit_record
 from tests.live import client, live_server
 from tests.test_evidence import every_quote, plain
@@ -138,22 +137,6 @@ def test_the_export_and_the_change_feed_carry_the_evidence_and_v1_does_not(
     v1_page = api.get("/v1/changes", params={"limit": 500}).json()
     assert all("evidence" not in item for item in v1_page["data"])
     assert api.get("/v1/cities/viborg/evidence").status_code == 404
-
-
-@pytest.fixture
-def source_url(tmp_path: Path, migrated_sqlite_file: Path) -> str:
-    path = tmp_path / "source.sqlite3"
-    shutil.copy(migrated_sqlite_file, path)
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture(params=ENGINES)
-def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: the mirror migrates it on its first run."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create(migrated=False)
 
 
 def v2_export_with_evidence(url: str) -> list[bytes]:

@@ -6,7 +6,6 @@ import io
 import os
 import random
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -26,27 +25,10 @@ from app.loader import CRASH_AFTER_ENV, load, prune_history
 from app.mirror import Mirror, MirrorError, Retry
 from app.settings import Settings
 from app.sync import export_lines
-from tests.conftest import ENGINES, PostgresServer
 from tests.helpers import edit_record
 from tests.live import free_port, live_server
 from tests.seed_edits import random_edit
 from tests.test_cli import SCN
-
-
-@pytest.fixture
-def source_url(tmp_path: Path, migrated_sqlite_file: Path) -> str:
-    path = tmp_path / "source.sqlite3"
-    shutil.copy(migrated_sqlite_file, path)
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture(params=ENGINES)
-def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: the mirror migrates it on its first run."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create(migrated=False)
 
 
 def local_export(url: str) -> list[bytes]:

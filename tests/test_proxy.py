@@ -180,7 +180,6 @@ def test_a_load_shows_through_the_proxy_within_max_age_and_errors_are_not_kept(
                 "name": "Proxy test organisation",
                 "kind": "unit",
                 "country": "dk",
-                "parent": organisations[0]["id"],
                 "sources": ["who-does-what-in-denmark"],
             }
         )

@@ -20,7 +20,9 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-db_cli = typer.Typer(help="Migrate the database schema (Alembic).", no_args_is_help=True)
+db_cli = typer.Typer(
+    help="Migrate the database schema (Alembic) and check what it stores.", no_args_is_help=True
+)
 cli.add_typer(db_cli, name="db")
 
 DatabaseOption = Annotated[
@@ -107,6 +109,37 @@ def db_current(database: DatabaseOption = None) -> None:
     head = migrate.head_revision()
     state = "up to date" if current == head else "needs `scn db upgrade`"
     typer.echo(f"{current or 'none (empty database)'} (code needs {head}: {state})")
+
+
+SHOWN_DRIFTS = 20
+
+
+@db_cli.command("check")
+def db_check(database: DatabaseOption = None) -> None:
+    """Render every record again from its rows and compare it with its stored representations
+    (the JSON the API serves). Exit 1 if any differs or is missing."""
+    from app import representation
+
+    url = _database_url(database)
+    head = migrate.head_revision()
+    try:
+        current = migrate.current_revision(url)
+        if current != head:
+            _fail(f"the database is at revision {current or 'none'}: run `scn db upgrade` first")
+        engine = create_engine(url, read_only=True)
+        with contextlib.closing(read_transaction(engine)) as connection:
+            drifts = 0
+            for drift in representation.check(connection):
+                drifts += 1
+                if drifts <= SHOWN_DRIFTS:
+                    typer.echo(f"scn db check: {drift}", err=True)
+            checked = representation.count(connection)
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot reach the database {_safe_url(url)}: {exc.orig}", 2)
+    if drifts:
+        more = f" ({drifts - SHOWN_DRIFTS} more not shown)" if drifts > SHOWN_DRIFTS else ""
+        _fail(f"{drifts} stored representations differ from their records{more}")
+    typer.echo(f"{checked} records: every stored representation matches its rows")
 
 
 def _run_migration(action: object, url: str) -> None:

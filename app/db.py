@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -61,6 +62,9 @@ def create_engine(
         }
     # Texts are stored as JSON language maps: keep them readable UTF-8, as the seeds are.
     kwargs.setdefault("json_serializer", _json_dumps)
+    # orjson reads the same values as the json module, several times faster: every record
+    # rendered reads its language maps.
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.get_backend_name() != "sqlite":
         return _postgresql_engine(url, read_only, statement_timeout, **kwargs)
     return _sqlite_engine(url, read_only, **kwargs)

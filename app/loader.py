@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from app import models, search
+from app import models, representation, search
 from app.bulk import BulkWriter
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
@@ -758,7 +758,9 @@ class RecordWriter:
             for table_name, _ in RECORD_LINKS:
                 bulk.delete(table_name, ("entity_type", "entity_id"), [(entity, i) for i in ids])
             bulk.delete(entity, ("id",), keys)
-            search.remove_many(self.connection, [(entity, i) for i in ids])
+            records = [(entity, i) for i in ids]
+            bulk.delete(representation.TABLE, ("entity_type", "entity_id"), records)
+            search.remove_many(self.connection, records)
         entries = []
         for p in self._new:
             bulk.add(
@@ -778,6 +780,15 @@ class RecordWriter:
                 entries.append(e)
         bulk.flush()
         search.add_many(self.connection, entries)
+        # Rendered from the rows as just written, so the documents are what the API would
+        # build from the database (types as the engine returns them).
+        by_entity: dict[str, list[str]] = {}
+        for p in self._new:
+            by_entity.setdefault(p.entity, []).append(p.record_id)
+        for entity, ids in by_entity.items():
+            for rendered in representation.render(self.connection, entity, ids):
+                bulk.add(representation.TABLE, rendered.row())
+        bulk.flush()
         written = len(self._keys)
         self._keys, self._gone, self._new = set(), {}, []
         _crash_point(written)

@@ -21,7 +21,7 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from app import migrate, search
+from app import migrate, representation, search
 from app.db import create_engine
 from app.loader import OWNED_LINKS, RECORD_LINKS, RecordWriter, stored_digest, write_transaction
 from app.models import ENTITIES
@@ -346,6 +346,7 @@ def _clear(connection: sa.Connection) -> None:
             connection.execute(sa.delete(_table(table_name)))
     for table_name, _ in RECORD_LINKS:
         connection.execute(sa.delete(_table(table_name)))
+    connection.execute(sa.delete(_table(representation.TABLE)))
     for entity in reversed(list(ENTITIES)):
         connection.execute(sa.delete(_table(entity)))
     search.clear(connection)

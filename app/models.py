@@ -154,6 +154,17 @@ class Evidence(SQLModel, table=True):
     )
 
 
+class Representation(SQLModel, table=True):
+    """A record as each API version publishes it: the exact JSON bytes, rendered when the record
+    was written (app/representation.py), and the languages of its v2 texts."""
+
+    entity_type: str = Field(max_length=32, primary_key=True)
+    entity_id: str = Field(max_length=ID_LENGTH, primary_key=True)
+    v1: bytes = Field(sa_type=sa.LargeBinary, description="The record as /v1 gives it")
+    v2: bytes = Field(sa_type=sa.LargeBinary, description="As /v2 gives it, every language")
+    v2_languages: str = Field(description="Its texts' languages, comma-separated")
+
+
 # --- countries, action plans, legal bases ------------------------------------------------------
 
 

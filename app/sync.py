@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from app import representation
 from app.api.evidence import evidence_of, evidence_rows
-from app.api.v1.records import V1, Context, build, published, table, versioned_href
+from app.api.v1.records import V1, published, table, versioned_href
 from app.db import in_recovery, set_deadline
 from app.loader import PLAIN_FIELDS, EntityRows
 from app.migrate import head_revision
@@ -113,20 +114,22 @@ def changes(
         .limit(limit)
     )
     rows = connection.execute(query).mappings().all()
-    ctx = Context(connection, personal_contacts=personal_contacts, api=api, languages=languages)
-    records = _current_records(ctx, rows)
+    documents = _current_documents(connection, rows, personal_contacts, api, languages)
     quotes = _evidence_of_rows(connection, rows, api) if with_evidence else {}
     items = []
     for row in rows:
-        record = (
-            records.get((row["entity_type"], row["entity_id"])) if row["op"] == "upsert" else None
-        )
+        key = (row["entity_type"], row["entity_id"])
+        document = documents.get(key) if row["op"] == "upsert" else None
         op = row["op"]
-        if op == "upsert" and record is None:
-            op = "delete"  # not published (a personal contact point): gone for this reader
-        if with_evidence and record is not None:
+        record = None
+        if document is None:
+            if op == "upsert":
+                op = "delete"  # not published (a personal contact point): gone for this reader
+        elif with_evidence:
             # As in the export: the record, and beside its fields the quotes behind them.
-            record = record | {"evidence": quotes.get((row["entity_type"], row["entity_id"]), [])}
+            record = orjson.Fragment(document.with_member("evidence", quotes.get(key, [])))
+        else:
+            record = orjson.Fragment(document.body)
         items.append(
             {
                 "seq": row["seq"],
@@ -171,13 +174,19 @@ def _evidence_of_rows(
     }
 
 
-def _current_records(ctx: Context, rows: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    connection, personal_contacts = ctx.connection, ctx.personal_contacts
+def _current_documents(
+    connection: sa.Connection,
+    rows: Any,
+    personal_contacts: bool,
+    api: str,
+    languages: list[str] | None,
+) -> dict[tuple[str, str], representation.Document]:
+    """The published records the upserts of `rows` name, as their stored documents."""
     wanted: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         if row["op"] == "upsert":
             wanted[row["entity_type"]].append(row["entity_id"])
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str], representation.Document] = {}
     for entity, ids in wanted.items():
         t = table(entity)
         query = published(
@@ -186,8 +195,8 @@ def _current_records(ctx: Context, rows: Any) -> dict[tuple[str, str], dict[str,
             t,
             personal_contacts=personal_contacts,
         )
-        for record in build(ctx, entity, connection.execute(query).mappings().all()):
-            found[(entity, record["id"])] = record
+        for document in representation.documents(connection, entity, query, api, languages):
+            found[(entity, document.record_id)] = document
     return found
 
 
@@ -254,19 +263,18 @@ def export_lines(
             if batch_timeout is not None:
                 # Each batch gets its own deadline: an export is long, its statements are not.
                 set_deadline(connection, batch_timeout)
-            rows = connection.execute(query).mappings().all()
-            if not rows:
+            documents = representation.documents(connection, entity, query, api, languages)
+            if not documents:
                 break
-            ctx = Context(
-                connection, personal_contacts=personal_contacts, api=api, languages=languages
-            )
-            records = build(ctx, entity, rows)
             if with_evidence:
-                quotes = evidence_of(connection, entity, [r["id"] for r in records], api)
-                records = [r | {"evidence": quotes.get(r["id"], [])} for r in records]
-            for record in records:
-                yield orjson.dumps(record, default=_json_default) + b"\n"
-            after = rows[-1]["id"]
+                quotes = evidence_of(connection, entity, [d.record_id for d in documents], api)
+                for document in documents:
+                    evidence = quotes.get(document.record_id, [])
+                    yield document.with_member("evidence", evidence) + b"\n"
+            else:
+                for document in documents:
+                    yield document.body + b"\n"
+            after = documents[-1].record_id
 
 
 def _json_default(value: Any) -> Any:

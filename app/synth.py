@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app import i18n, models, search, vocab
+from app import i18n, models, representation, search, vocab
 from app.bulk import BulkWriter
 from app.loader import OWNED_LINKS, EntityRows, _digest, write_transaction
 from app.progress import QUIET, Tracker
@@ -628,6 +628,12 @@ def synthesise(
                     events.append((created, 1, order, rid, 1, 0))
                     events.append((rng.randrange(created + 1, LOADS), 0, order, rid, 2, 1))
             search.add_many(connection, entries)
+            writer.flush()
+        with tracker.step("rendering", total=sum(per_entity.values())) as step:
+            for entity in models.ENTITIES:
+                for rendered in representation.render(connection, entity, ids.live[entity]):
+                    writer.add(representation.TABLE, rendered.row())
+                    step.advance()
             writer.flush()
 
         tracker.say(f"change history: {len(events):,} changes in {LOADS} loads")

@@ -53,3 +53,16 @@ def count(engine: sa.Engine, table: str, **where: Any) -> int:
         query = query.where(t.c[column] == value)
     with engine.connect() as connection:
         return int(connection.execute(query).scalar_one())
+
+
+def drifts(url: str) -> list[str]:
+    """What `scn db check` reports: stored representations that differ from their rows."""
+    from app import representation
+    from app.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [str(d) for d in representation.check(connection)]
+    finally:
+        engine.dispose()

@@ -21,6 +21,7 @@ from app.db import create_engine
 from app.loader import load
 from tests.conftest import SEEDS, PostgresServer
 from tests.golden_v1 import GOLDEN_FILE, exchange
+from tests.helpers import drifts
 from tests.live import client, live_server
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema-0003-golden.sql"
@@ -129,6 +130,11 @@ def test_after_the_upgrade_v2_shows_every_text_as_a_language_map(
     assert pet["mission"] == {}
     viborg = http.get("/v2/cities/viborg").json()
     assert list(viborg["tenets"]) == ["en"] and len(viborg["tenets"]["en"]) == 4
+
+
+def test_the_upgrade_stores_every_record_as_the_api_builds_it(at_0003: str) -> None:
+    migrate.upgrade(at_0003)
+    assert drifts(at_0003) == []
 
 
 def test_downgrade_gives_back_every_row(at_0003: str) -> None:

@@ -25,7 +25,7 @@ from app.loader import CRASH_AFTER_ENV, load, prune_history
 from app.mirror import Mirror, MirrorError, Retry
 from app.settings import Settings
 from app.sync import export_lines
-from tests.helpers import edit_record
+from tests.helpers import drifts, edit_record
 from tests.live import free_port, live_server
 from tests.seed_edits import random_edit
 from tests.test_cli import SCN
@@ -80,6 +80,7 @@ def test_a_mirror_converges_through_edits_a_crash_and_a_410(
             first = mirror_cli(base, target_url)
             assert first.returncode == 0, first.stderr
             assert local_export(target_url) == served_export(base)
+            assert drifts(target_url) == []
             records = len(served_export(base))
             # Not a terminal: no bar, a line when the snapshot ends, then the run's summary.
             assert re.fullmatch(
@@ -116,6 +117,7 @@ def test_a_mirror_converges_through_edits_a_crash_and_a_410(
                 if step == 6:
                     assert "taking a new snapshot" in result.stderr
                 assert local_export(target_url) == served_export(base), f"after {done}"
+                assert drifts(target_url) == [], f"after {done}"
 
             engine = create_engine(target_url)
             with engine.connect() as connection:

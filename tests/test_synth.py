@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from app.db import create_engine
 from app.loader import stored_digest
 from app.synth import SynthError, counts, synthesise
+from tests.helpers import drifts
 from tests.live import client, live_server
 
 RECORDS = 600
@@ -86,6 +87,10 @@ def test_the_api_serves_a_synthetic_data_set_consistently(synth_url: str) -> Non
         # Search finds synthetic text.
         hits = http.get("/v1/search?q=mentoring").json()["data"]
         assert hits
+
+
+def test_synth_stores_every_record_as_the_api_builds_it(synth_url: str) -> None:
+    assert drifts(synth_url) == []
 
 
 def test_the_content_digest_is_the_stored_one(synth_url: str) -> None:

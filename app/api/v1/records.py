@@ -99,6 +99,9 @@ REVERSE_LINKS: dict[str, dict[str, tuple[str, str]]] = {
 `links.<name>` = the filtered collection of the records on the other side of a relationship."""
 
 
+V1 = "/v1"
+V2 = "/v2"
+
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote(safe="") leaves as it is
 
 
@@ -109,8 +112,8 @@ def quoted(record_id: str) -> str:
     return record_id if _UNRESERVED.fullmatch(record_id) else quote(record_id, safe="")
 
 
-def href(entity: str, record_id: str) -> str:
-    return f"/v1/{COLLECTIONS[entity]}/{quoted(record_id)}"
+def href(entity: str, record_id: str, api: str = V1) -> str:
+    return f"{api}/{COLLECTIONS[entity]}/{quoted(record_id)}"
 
 
 def partial_date(value: date | None, precision: str | None) -> Dict | None:
@@ -125,27 +128,29 @@ def number(value: Decimal | None) -> float | int | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def ref(entity: str, record_id: str | None) -> Dict | None:
+def ref(entity: str, record_id: str | None, api: str = V1) -> Dict | None:
     if record_id is None:
         return None
-    return {"id": record_id, "type": entity, "href": href(entity, record_id)}
+    return {"id": record_id, "type": entity, "href": href(entity, record_id, api)}
 
 
-def role_ref(entity: str, record_id: str, role: str, note: str | None = None) -> Dict:
+def role_ref(
+    entity: str, record_id: str, role: str, note: str | None = None, api: str = V1
+) -> Dict:
     return {
         "id": record_id,
         "type": entity,
-        "href": href(entity, record_id),
+        "href": href(entity, record_id, api),
         "role": role,
         "note": note,
     }
 
 
-def links(entity: str, record_id: str) -> dict[str, str]:
+def links(entity: str, record_id: str, api: str = V1) -> dict[str, str]:
     target = quoted(record_id)
-    out = {"self": f"/v1/{COLLECTIONS[entity]}/{target}"}
+    out = {"self": f"{api}/{COLLECTIONS[entity]}/{target}"}
     for name, (listed, filter_name) in REVERSE_LINKS[entity].items():
-        out[name] = f"/v1/{COLLECTIONS[listed]}?{filter_name}={target}"
+        out[name] = f"{api}/{COLLECTIONS[listed]}?{filter_name}={target}"
     return out
 
 
@@ -160,10 +165,6 @@ def published(
         # (110,000 at a million records) instead of looking up the ids a query asks for.
         return query.where(t.c.is_personal.is_not(True))
     return query
-
-
-V1 = "/v1"
-V2 = "/v2"
 
 
 class Context:
@@ -184,6 +185,15 @@ class Context:
         self.api = api
         self.languages = languages
         self.languages_used: set[str] = set()
+        self.link_rows: dict[tuple[str, ...], Any] = {}
+        """Link rows already read, by query: contexts that render the same rows in several
+        versions share it (app/representation.py), so each link table is read once."""
+
+    def ref(self, entity: str, record_id: str | None) -> Dict | None:
+        return ref(entity, record_id, self.api)
+
+    def role_ref(self, entity: str, record_id: str, role: str, note: str | None = None) -> Dict:
+        return role_ref(entity, record_id, role, note, self.api)
 
     def text(self, value: Any, *, is_list: bool = False) -> Any:
         """A stored language map as this API version shows it."""
@@ -206,15 +216,18 @@ class Context:
 
     def grouped(self, link_table: str, column: str, ids: Iterable[str]) -> dict[str, list[Row]]:
         """Rows of `link_table` whose `column` is one of `ids`, grouped by that column."""
+        id_list = sorted(set(ids))
+        key = (link_table, column, *id_list)
+        if key in self.link_rows:
+            return self.link_rows[key]
         t = table(link_table)
         out: dict[str, list[Row]] = defaultdict(list)
-        id_list = sorted(set(ids))
-        if not id_list:
-            return out
-        order = list(t.primary_key.columns)
-        query = sa.select(t).where(t.c[column].in_(id_list)).order_by(*order)
-        for row in self.connection.execute(query).mappings():
-            out[row[column]].append(row)
+        if id_list:
+            order = list(t.primary_key.columns)
+            query = sa.select(t).where(t.c[column].in_(id_list)).order_by(*order)
+            for row in self.connection.execute(query).mappings():
+                out[row[column]].append(row)
+        self.link_rows[key] = out
         return out
 
     def names(self, entity: str, ids: Iterable[str]) -> dict[str, Any]:
@@ -236,7 +249,7 @@ class Context:
         }
 
 
-def _base(entity: str, row: Row, citations: list[Row]) -> Dict:
+def _base(entity: str, row: Row, citations: list[Row], api: str) -> Dict:
     return {
         "id": row["id"],
         "type": entity,
@@ -246,18 +259,22 @@ def _base(entity: str, row: Row, citations: list[Row]) -> Dict:
             {
                 "id": c["source_id"],
                 "type": "source",
-                "href": href("source", c["source_id"]),
+                "href": href("source", c["source_id"], api),
                 "section": c["section"],
             }
             for c in citations
         ],
-        "links": links(entity, row["id"]),
+        "links": links(entity, row["id"], api),
     }
 
 
 def _citations(ctx: Context, entity: str, ids: list[str]) -> dict[str, list[Row]]:
+    key = ("citation", entity, *ids)
+    if key in ctx.link_rows:
+        return ctx.link_rows[key]
     t = table("citation")
     out: dict[str, list[Row]] = defaultdict(list)
+    ctx.link_rows[key] = out
     if not ids:
         return out
     query = (
@@ -314,7 +331,7 @@ def _country(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
             "national_overview": r["national_overview"],
             "strategy_lead": r["strategy_lead"],
             "strategy_organisations": [
-                role_ref("organisation", s["organisation_id"], s["role"], s["note"])
+                ctx.role_ref("organisation", s["organisation_id"], s["role"], s["note"])
                 for s in strategy[r["id"]]
             ],
             "municipality_count": r["municipality_count"],
@@ -328,7 +345,7 @@ def _country(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
 def _action_plan(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
     return [
         {
-            "country": ref("country", r["country_id"]),
+            "country": ctx.ref("country", r["country_id"]),
             "year": r["year"],
             "title": r["title"],
             "status": r["status"],
@@ -342,7 +359,7 @@ def _action_plan(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
 def _legal_basis(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
     return [
         {
-            "country": ref("country", r["country_id"]),
+            "country": ctx.ref("country", r["country_id"]),
             "citation": r["citation"],
             "act": r["act"],
             "section": r["section"],
@@ -360,7 +377,7 @@ def _city(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
     return [
         {
             "name": r["name"],
-            "country": ref("country", r["country_id"]),
+            "country": ctx.ref("country", r["country_id"]),
             "population": r["population"],
             "scn_member": r["scn_member"],
             "scn_member_since": partial_date(
@@ -378,7 +395,7 @@ def _city(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
             "focus_ages": _age_range(r["focus_age_min"], r["focus_age_max"]),
             "international_exchange_since": r["international_exchange_since"],
             "international_exchange_partners": r["international_exchange_partners"],
-            "themes": [ref("theme", t["theme_id"]) for t in themes[r["id"]]],
+            "themes": [ctx.ref("theme", t["theme_id"]) for t in themes[r["id"]]],
         }
         for r in rows
     ]
@@ -393,9 +410,9 @@ def _organisation(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
             "kind": r["kind"],
             "sector": r["sector"],
             "level": r["level"],
-            "country": ref("country", r["country_id"]),
-            "city": ref("city", r["city_id"]),
-            "parent": ref("organisation", r["parent_id"]),
+            "country": ctx.ref("country", r["country_id"]),
+            "city": ctx.ref("city", r["city_id"]),
+            "parent": ctx.ref("organisation", r["parent_id"]),
             "description": r["description"],
             "website": r["website"],
             "established": partial_date(r["established"], r["established_precision"]),
@@ -406,7 +423,7 @@ def _organisation(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
                 else None
             ),
             "relations": [
-                role_ref("organisation", x["related_organisation_id"], x["kind"], x["note"])
+                ctx.role_ref("organisation", x["related_organisation_id"], x["kind"], x["note"])
                 for x in relations[r["id"]]
             ],
         }
@@ -427,10 +444,10 @@ def _cooperation(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
             "acronym": r["acronym"],
             "kind": r["kind"],
             "scope": r["scope"],
-            "country": ref("country", r["country_id"]),
-            "city": ref("city", r["city_id"]),
-            "model": ref("cooperation", r["model_id"]),
-            "legal_basis": ref("legal_basis", r["legal_basis_id"]),
+            "country": ctx.ref("country", r["country_id"]),
+            "city": ctx.ref("city", r["city_id"]),
+            "model": ctx.ref("cooperation", r["model_id"]),
+            "legal_basis": ctx.ref("legal_basis", r["legal_basis_id"]),
             "established": partial_date(r["established"], r["established_precision"]),
             "established_by_law": r["established_by_law"],
             "purpose": r["purpose"],
@@ -438,8 +455,8 @@ def _cooperation(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
             "description": r["description"],
             "members": [
                 {
-                    "organisation": ref("organisation", m["organisation_id"]),
-                    "cooperation": ref("cooperation", m["member_cooperation_id"]),
+                    "organisation": ctx.ref("organisation", m["organisation_id"]),
+                    "cooperation": ctx.ref("cooperation", m["member_cooperation_id"]),
                     "sector": m["sector"],
                     "role": m["role"],
                     "note": m["note"],
@@ -468,9 +485,9 @@ def _practice(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
                 "acronym": r["acronym"],
                 "kind": r["kind"],
                 "status": r["status"],
-                "country": ref("country", r["country_id"]),
-                "parent": ref("practice", r["parent_id"]),
-                "predecessor": ref("practice", r["predecessor_id"]),
+                "country": ctx.ref("country", r["country_id"]),
+                "parent": ctx.ref("practice", r["parent_id"]),
+                "predecessor": ctx.ref("practice", r["predecessor_id"]),
                 "summary": r["summary"],
                 "aims": r["aims"],
                 "target_groups": r["target_groups"],
@@ -507,15 +524,15 @@ def _practice(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
                     for f in sorted(figures[r["id"]], key=lambda f: f["key"])
                 ],
                 "organisations": [
-                    role_ref("organisation", o["organisation_id"], o["role"], o["note"])
+                    ctx.role_ref("organisation", o["organisation_id"], o["role"], o["note"])
                     for o in organisations[r["id"]]
                 ],
                 "cooperations": [
-                    role_ref("cooperation", c["cooperation_id"], c["role"])
+                    ctx.role_ref("cooperation", c["cooperation_id"], c["role"])
                     for c in cooperations[r["id"]]
                 ],
-                "cities": [ref("city", c["city_id"]) for c in cities[r["id"]]],
-                "themes": [ref("theme", t["theme_id"]) for t in themes[r["id"]]],
+                "cities": [ctx.ref("city", c["city_id"]) for c in cities[r["id"]]],
+                "themes": [ctx.ref("theme", t["theme_id"]) for t in themes[r["id"]]],
             }
         )
     return out
@@ -529,8 +546,8 @@ def _contact_point(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
             "label": r["label"],
             "is_personal": r["is_personal"],
             "person_name": r["person_name"],
-            "organisation": ref("organisation", r["organisation_id"]),
-            "practice": ref("practice", r["practice_id"]),
+            "organisation": ctx.ref("organisation", r["organisation_id"]),
+            "practice": ctx.ref("practice", r["practice_id"]),
             "address": (
                 {
                     "street": r["street_address"],
@@ -566,11 +583,10 @@ def build(ctx: Context, entity: str, rows: Sequence[Row]) -> list[Dict]:
     cites = _citations(ctx, entity, [r["id"] for r in rows]) if entity != "source" else {}
     localised = [ctx.localised(entity, r) for r in rows]
     fields = BUILDERS[entity](ctx, localised)
-    records = [
-        _base(entity, row, cites.get(row["id"], [])) | extra
+    return [
+        _base(entity, row, cites.get(row["id"], []), ctx.api) | extra
         for row, extra in zip(rows, fields, strict=True)
     ]
-    return records if ctx.api == V1 else [rebase(r, ctx.api) for r in records]
 
 
 def rebase(value: Any, api: str) -> Any:
@@ -592,7 +608,7 @@ def rebase(value: Any, api: str) -> Any:
 
 
 def versioned_href(api: str, entity: str, record_id: str) -> str:
-    return _moved(href(entity, record_id), api)
+    return href(entity, record_id, api)
 
 
 def _moved(path: str, api: str) -> str:

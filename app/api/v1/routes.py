@@ -3,19 +3,20 @@ change feed, the export and meta. /v1 and /v2 are built by the same code (`build
 what differs between them is in `Api` (path prefix, wire schemas, languages)."""
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from app import db, sync
+from app import db, representation, sync
 from app import search as search_index
 from app.api import pagination
 from app.api.caching import JSON, NDJSON, SVG, cacheable, streamed
@@ -114,15 +115,20 @@ class Api:
         if self.embeds:
             embedding.embed(ctx, records, getattr(request.state, "expand", ()))
 
-    def headers(self, ctx: Context | None = None) -> dict[str, str]:
+    def headers(self, ctx: Context | None = None, languages: Iterable[str] = ()) -> dict[str, str]:
         """What a multilingual response adds: it varies on Accept-Language, and says which
-        languages its texts are in."""
+        languages its texts are in (those `ctx` rendered, and `languages`)."""
         if not self.multilingual:
             return {}
         out = {"Vary": "Accept, Accept-Encoding, Accept-Language"}
-        if ctx is not None and ctx.languages_used:
-            out["Content-Language"] = ", ".join(sorted(ctx.languages_used))
+        used = set(languages) | (ctx.languages_used if ctx is not None else set())
+        if used:
+            out["Content-Language"] = ", ".join(sorted(used))
         return out
+
+    def expands(self, request: Request) -> bool:
+        """Whether this request asks for embedded records (v2's `expand`)."""
+        return self.embeds and bool(getattr(request.state, "expand", ()))
 
 
 def _camel(words: str) -> str:
@@ -298,17 +304,30 @@ def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
             explicit_limit = params["limit"] if "limit" in request.query_params else None
             return _csv_list(request, api, collection, query, applied, cursor, explicit_limit)
         limit: int = params["limit"]
-        rows = conn.execute(query.order_by(t.c.id).limit(limit + 1)).mappings().all()
+        page = query.order_by(t.c.id).limit(limit + 1)
+        ctx = api.context(request, conn)
+        data: list[Any]
+        languages: set[str] = set()
+        if api.expands(request):
+            rows = conn.execute(page).mappings().all()
+            ids = [row["id"] for row in rows]
+            data = build(ctx, collection.entity, rows[:limit])
+            api.embed(request, ctx, data)
+        else:
+            # The stored documents, joined into the page as they are (no parsing).
+            found = representation.documents(
+                conn, collection.entity, page, api.prefix, ctx.languages
+            )
+            ids = [d.record_id for d in found]
+            data = [orjson.Fragment(d.body) for d in found[:limit]]
+            languages = set().union(*(d.languages for d in found[:limit]))
         next_cursor = (
-            pagination.encode(settings.cursor_secret, scope, rows[limit - 1]["id"])
-            if len(rows) > limit
+            pagination.encode(settings.cursor_secret, scope, ids[limit - 1])
+            if len(ids) > limit
             else None
         )
-        ctx = api.context(request, conn)
-        data = build(ctx, collection.entity, rows[:limit])
-        api.embed(request, ctx, data)
         links, headers = _page_links(request, next_cursor)
-        headers |= api.headers(ctx)
+        headers |= api.headers(ctx, languages)
         return cacheable(
             request,
             {"data": data, "next_cursor": next_cursor, "links": links},
@@ -508,20 +527,29 @@ def _record_endpoint(collection: Collection, api: Api) -> Callable[..., Response
             t,
             personal_contacts=settings.publish_personal_contacts,
         )
-        # No id holds a NUL character (and PostgreSQL refuses one in a query).
-        rows = [] if "\x00" in id else conn.execute(query).mappings().all()
-        if not rows:
-            raise ProblemError(404, f"No {singular} with id {id!r} is published.")
         ctx = api.context(request, conn)
-        records = build(ctx, collection.entity, rows)
-        api.embed(request, ctx, records)
-        record = records[0]
+        body: Any = None
+        languages: set[str] = set()
+        # No id holds a NUL character (and PostgreSQL refuses one in a query).
+        if "\x00" in id:
+            pass
+        elif api.expands(request):
+            records = build(ctx, collection.entity, conn.execute(query).mappings().all())
+            api.embed(request, ctx, records)
+            body = records[0] if records else None
+        else:
+            for document in representation.documents(
+                conn, collection.entity, query, api.prefix, ctx.languages
+            ):
+                body, languages = document.body, document.languages
+        if body is None:
+            raise ProblemError(404, f"No {singular} with id {id!r} is published.")
         return cacheable(
             request,
-            record,
+            body,
             last_modified=_last_modified(conn),
             max_age=settings.cache_max_age,
-            headers=api.headers(ctx),
+            headers=api.headers(ctx, languages),
         )
 
     return endpoint

@@ -1,0 +1,253 @@
+"""Each record as every API version publishes it, rendered once, when the record is written.
+
+The data changes only when `scn load`, `scn mirror` or `scn synth` writes it, and a record's
+representation depends only on its own rows (app/api/v1/records.py). So whatever writes a record
+also renders it here, in the same transaction, into the `representation` table: the v1 JSON and
+the v2 JSON with every language, as the exact bytes the API sends, and the languages v2's texts
+hold. The API then serves stored bytes: a record is one primary-key read, a list page one keyset
+query, the change feed and the export stream documents. v2 narrows a stored document to the
+reader's language at request time (`narrowed`).
+
+`check` renders every record again from its rows and compares: the stored documents cannot drift
+from the code that made them without `scn db check` saying so.
+"""
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from app import i18n
+from app.api.v1.records import V1, V2, Context, Row, build
+from app.models import ENTITIES, table
+
+TABLE = "representation"
+COLUMN = {V1: "v1", V2: "v2"}
+"""API version (its path prefix) -> the column holding its documents."""
+LANGUAGES = "v2_languages"
+READ_CHUNK = 500  # ids per query when records are read back to be rendered
+
+TEXT_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
+    entity: {name: (name,) for name in i18n.translatable(entity)} for entity in ENTITIES
+}
+"""Per entity: each translatable field -> where v2's builders put it in the record."""
+TEXT_PATHS["practice"]["funding"] = ("funding", "description")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One record's stored representations."""
+
+    entity: str
+    record_id: str
+    v1: bytes
+    v2: bytes
+    languages: str
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "entity_type": self.entity,
+            "entity_id": self.record_id,
+            "v1": self.v1,
+            "v2": self.v2,
+            LANGUAGES: self.languages,
+        }
+
+
+def languages_of(entity: str, row: Row) -> list[str]:
+    """The languages of a record's texts, as v2 names them in Content-Language."""
+    found: set[str] = set()
+    for name in i18n.translatable(entity):
+        if row[name]:
+            found.update(row[name])
+    return sorted(found)
+
+
+def render_rows(connection: sa.Connection, entity: str, rows: Sequence[Row]) -> list[Rendered]:
+    """The representations of `rows` (rows of `entity`'s table, as read from the database)."""
+    # Every record is rendered whatever the operator publishes: withholding personal contact
+    # points is a filter of the queries that serve them, not a property of the document.
+    first = Context(connection, personal_contacts=True, api=V1)
+    second = Context(connection, personal_contacts=True, api=V2)
+    second.link_rows = first.link_rows  # each link table is read once for both versions
+    v1 = build(first, entity, rows)
+    v2 = build(second, entity, rows)
+    return [
+        Rendered(
+            entity,
+            row["id"],
+            orjson.dumps(one),
+            orjson.dumps(two),
+            ",".join(languages_of(entity, row)),
+        )
+        for row, one, two in zip(rows, v1, v2, strict=True)
+    ]
+
+
+def render(connection: sa.Connection, entity: str, ids: Iterable[str]) -> Iterator[Rendered]:
+    """The representations of the records `ids` of `entity`, read from the database."""
+    t = table(entity)
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), READ_CHUNK):
+        chunk = ordered[start : start + READ_CHUNK]
+        rows = connection.execute(sa.select(t).where(t.c.id.in_(chunk))).mappings().all()
+        yield from render_rows(connection, entity, rows)
+
+
+def count(connection: sa.Connection) -> int:
+    """How many records the database holds (every entity)."""
+    return sum(
+        int(connection.execute(sa.select(sa.func.count()).select_from(table(e))).scalar_one())
+        for e in ENTITIES
+    )
+
+
+def every_id(connection: sa.Connection, entity: str) -> list[str]:
+    t = table(entity)
+    return list(connection.execute(sa.select(t.c.id).order_by(t.c.id)).scalars())
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+
+def joined(query: sa.Select[Any], entity: str, api: str) -> sa.Select[Any]:
+    """`query` (over `entity`'s table, with its filters) returning, per record, its id, its
+    stored document for `api` (None if it has none) and its languages."""
+    t, r = table(entity), table(TABLE)
+    return query.with_only_columns(t.c.id, r.c[COLUMN[api]], r.c[LANGUAGES]).outerjoin_from(
+        t, r, sa.and_(r.c.entity_type == entity, r.c.entity_id == t.c.id)
+    )
+
+
+def narrowed(entity: str, document: bytes, languages: list[str]) -> tuple[bytes, set[str]]:
+    """A stored v2 document with every text narrowed to the reader's `languages` (as
+    app.i18n.narrow does on the rows), and the languages it then holds."""
+    record = orjson.loads(document)
+    shown = narrow_record(entity, record, languages)
+    return orjson.dumps(record), shown
+
+
+def narrow_record(entity: str, record: dict[str, Any], languages: list[str]) -> set[str]:
+    """Narrow `record` (a parsed v2 document) in place; the languages it then holds."""
+    shown: set[str] = set()
+    for path in TEXT_PATHS[entity].values():
+        holder: Any = record
+        for key in path[:-1]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if not isinstance(holder, dict):
+            continue  # the enclosing object is absent (a practice without funding)
+        value = holder.get(path[-1])
+        if value:
+            holder[path[-1]] = i18n.narrow(value, languages)
+            shown.update(holder[path[-1]])
+    return shown
+
+
+def as_bytes(value: bytes | memoryview | str) -> bytes:
+    """A stored document as bytes, whatever the driver returns for the column."""
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def split_languages(text: str | None) -> list[str]:
+    return text.split(",") if text else []
+
+
+@dataclass(frozen=True)
+class Document:
+    """A record's body as one reader gets it, and the languages its texts are in."""
+
+    record_id: str
+    body: bytes
+    languages: set[str]
+
+    def with_member(self, name: str, value: Any) -> bytes:
+        """The body with one more member at its end (as `record | {name: value}` renders)."""
+        return self.body[:-1] + b',"' + name.encode() + b'":' + orjson.dumps(value) + b"}"
+
+
+def documents(
+    connection: sa.Connection,
+    entity: str,
+    query: sa.Select[Any],
+    api: str,
+    languages: list[str] | None = None,
+) -> list[Document]:
+    """The stored documents of the records `query` selects (a select over `entity`'s table,
+    filtered and ordered), as API `api` shows them to a reader of `languages` (None: every
+    language). A record without a stored document (a database written by hand, or one
+    `scn db check` would report) is rendered from its rows on the spot."""
+    rows = connection.execute(joined(query, entity, api)).all()
+    missing = [record_id for record_id, body, _ in rows if body is None]
+    made = {r.record_id: r for r in render(connection, entity, missing)} if missing else {}
+    out = []
+    for record_id, body, held in rows:
+        if body is None:
+            fresh = made[record_id]
+            body, held = (fresh.v1 if api == V1 else fresh.v2), fresh.languages
+        out.append(_shown(entity, record_id, as_bytes(body), held, api, languages))
+    return out
+
+
+def _shown(
+    entity: str, record_id: str, body: bytes, held: str, api: str, languages: list[str] | None
+) -> Document:
+    if api == V1:
+        return Document(record_id, body, set())
+    if languages is None:
+        return Document(record_id, body, set(split_languages(held)))
+    narrow, shown = narrowed(entity, body, languages)
+    return Document(record_id, narrow, shown)
+
+
+# --- the check -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drift:
+    entity: str
+    record_id: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.record_id!r}: {self.problem}"
+
+
+def check(connection: sa.Connection, entities: Iterable[str] = ENTITIES) -> Iterator[Drift]:
+    """Every record rendered again from its rows and compared with its stored documents; also
+    every stored document without a record."""
+    r = table(TABLE)
+    for entity in entities:
+        ids = every_id(connection, entity)
+        for start in range(0, len(ids), READ_CHUNK):
+            chunk = ids[start : start + READ_CHUNK]
+            kept = {
+                row["entity_id"]: row
+                for row in connection.execute(
+                    sa.select(r).where(r.c.entity_type == entity, r.c.entity_id.in_(chunk))
+                ).mappings()
+            }
+            for fresh in render(connection, entity, chunk):
+                row = kept.get(fresh.record_id)
+                if row is None:
+                    yield Drift(entity, fresh.record_id, "no stored representation")
+                    continue
+                for name, made in (("v1", fresh.v1), ("v2", fresh.v2)):
+                    if as_bytes(row[name]) != made:
+                        yield Drift(entity, fresh.record_id, f"stored {name} document differs")
+                if row[LANGUAGES] != fresh.languages:
+                    yield Drift(entity, fresh.record_id, "stored languages differ")
+        t = table(entity)
+        orphans = connection.execute(
+            sa.select(r.c.entity_id)
+            .where(r.c.entity_type == entity, r.c.entity_id.not_in(sa.select(t.c.id)))
+            .order_by(r.c.entity_id)
+        ).scalars()
+        for orphan in orphans:
+            yield Drift(entity, orphan, "stored representation of a record that does not exist")
+    unknown = connection.execute(
+        sa.select(r.c.entity_type, r.c.entity_id).where(r.c.entity_type.not_in(list(ENTITIES)))
+    )
+    for entity, record_id in unknown:
+        yield Drift(entity, record_id, "stored representation of an unknown entity type")

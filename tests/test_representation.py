@@ -1,0 +1,158 @@
+"""Stored representations (app/representation.py): every write path stores what the API would
+build from the rows, the API serves those bytes, and `scn db check` finds any difference."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from app import i18n, representation
+from app.api.v1.records import V1, V2, Context, build
+from app.db import create_engine
+from app.loader import load
+from app.migrate import downgrade, upgrade
+from app.models import ENTITIES, table
+from tests.helpers import drifts, edit_record, remove_record
+from tests.live import client, live_server
+
+SCN = str(Path(sys.executable).parent / "scn")
+
+
+def db_check(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SCN, "db", "check", "--database", url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_load_stores_what_the_api_builds_and_a_reload_keeps_it_so(
+    database_url: str, seeds: Path
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        load(engine, seeds)
+        assert drifts(database_url) == []
+        edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=93_000))
+        remove_record(seeds, "contact_points.yaml", "mhtconsult-email")
+        load(engine, seeds)
+        assert drifts(database_url) == []
+        with engine.connect() as connection:
+            r = table(representation.TABLE)
+            viborg = connection.execute(
+                sa.select(r.c.v2).where(r.c.entity_type == "city", r.c.entity_id == "viborg")
+            ).scalar_one()
+            assert orjson.loads(viborg)["population"] == 93_000
+            gone = connection.execute(
+                sa.select(r.c.entity_id).where(r.c.entity_id == "mhtconsult-email")
+            ).all()
+            assert gone == []
+    finally:
+        engine.dispose()
+
+
+def test_served_records_are_the_stored_bytes_narrowed_as_the_builders_would(
+    loaded_database_url: str,
+) -> None:
+    """For every record, version and language: the stored path's bytes are the builders'."""
+    engine = create_engine(loaded_database_url)
+    try:
+        with engine.connect() as connection:
+            for entity in ENTITIES:
+                t = table(entity)
+                query = sa.select(t).order_by(t.c.id)
+                rows = connection.execute(query).mappings().all()
+                for api, choices in ((V1, [None]), (V2, [None, ["fr"], ["da"], ["de", "da"]])):
+                    for languages in choices:
+                        ctx = Context(connection, personal_contacts=True, api=api)
+                        ctx.languages = languages
+                        expected = build(ctx, entity, rows)
+                        served = representation.documents(connection, entity, query, api, languages)
+                        assert [d.body for d in served] == [orjson.dumps(x) for x in expected]
+                        if api == V2:
+                            for document, row in zip(served, rows, strict=True):
+                                one = Context(
+                                    connection, personal_contacts=True, api=api, languages=languages
+                                )
+                                one.localised(entity, row)
+                                assert document.languages == one.languages_used
+    finally:
+        engine.dispose()
+
+
+def test_every_translatable_field_is_narrowed_where_v2_puts_it() -> None:
+    for entity in ENTITIES:
+        assert set(representation.TEXT_PATHS[entity]) == set(i18n.translatable(entity))
+
+
+def test_the_check_names_every_drift_and_the_api_still_serves_the_rows(
+    loaded_database_url: str,
+) -> None:
+    engine = create_engine(loaded_database_url)
+    with live_server(loaded_database_url) as base, client(base) as http:
+        before = {path: http.get(path).content for path in ("/v2/organisations/pet", "/v1/cities")}
+        r = table(representation.TABLE)
+        with engine.begin() as connection:
+            connection.execute(
+                sa.update(r)
+                .where(r.c.entity_type == "city", r.c.entity_id == "viborg")
+                .values(v1=b'{"tampered":true}')
+            )
+            connection.execute(
+                sa.delete(r).where(r.c.entity_type == "organisation", r.c.entity_id == "pet")
+            )
+            connection.execute(
+                sa.insert(r).values(
+                    entity_type="city", entity_id="atlantis", v1=b"{}", v2=b"{}", v2_languages=""
+                )
+            )
+        result = db_check(loaded_database_url)
+        assert result.returncode == 1
+        assert "city 'viborg': stored v1 document differs" in result.stderr
+        assert "organisation 'pet': no stored representation" in result.stderr
+        assert "city 'atlantis': stored representation of a record that does not exist" in (
+            result.stderr
+        )
+        assert "3 stored representations differ from their records" in result.stderr
+        # A record without a stored document is rendered from its rows: the same bytes.
+        assert http.get("/v2/organisations/pet").content == before["/v2/organisations/pet"]
+    engine.dispose()
+
+
+def test_the_check_passes_on_a_loaded_database(loaded_database_url: str) -> None:
+    result = db_check(loaded_database_url)
+    assert result.returncode == 0, result.stderr
+    assert "every stored representation matches its rows" in result.stdout
+
+
+def test_the_migration_renders_what_a_database_holds_and_its_downgrade_removes_it(
+    loaded_database_url: str,
+) -> None:
+    downgrade(loaded_database_url, "0007")
+    engine = create_engine(loaded_database_url)
+    try:
+        assert representation.TABLE not in sa.inspect(engine).get_table_names()
+        upgrade(loaded_database_url)
+        assert drifts(loaded_database_url) == []
+        with engine.connect() as connection:
+            stored = connection.execute(
+                sa.select(sa.func.count()).select_from(table(representation.TABLE))
+            ).scalar_one()
+            assert stored == representation.count(connection) > 100
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("args", [["--database", "sqlite:////nonexistent/dir/x.db"]])
+def test_the_check_refuses_a_database_it_cannot_read(args: list[str]) -> None:
+    result = subprocess.run(
+        [SCN, "db", "check", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode in (1, 2)
+    assert result.stderr.startswith("scn: ")
+    assert "Traceback" not in result.stderr

@@ -374,7 +374,9 @@ def prepare_side(engine: str, workdir: Path, batch: str) -> Side:
         db_path = VAR / f"bench-{RECORDS}-s{SEED}.sqlite3"
         database = f"sqlite:///{db_path}"
         if FRESH:  # the pruned copy of run_history is made from the database being replaced
-            (VAR / f"{db_path.stem}-history10k.sqlite3").unlink(missing_ok=True)
+            # with its WAL: a stale WAL beside a new copy of the file would be replayed into it
+            for suffix in ("", "-wal", "-shm"):
+                (VAR / f"{db_path.stem}-history10k.sqlite3{suffix}").unlink(missing_ok=True)
     else:
         database = POSTGRES_SERVER.rsplit("/", 1)[0] + f"/scn_bench_{RECORDS}_s{SEED}"
     started = time.monotonic()

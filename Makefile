@@ -61,8 +61,9 @@ model-picture: load ## Redraw docs/img/model.svg from seeds/ (tests/test_graph.p
 docs-screenshot: install system-packages ## Retake docs/img/docs.png (/docs in headless Chromium)
 	UPDATE_DOCS_SCREENSHOT=1 $(BIN)/pytest -q tests/test_docs_browser.py
 
-# The benchmark (docs/PERFORMANCE.md): the API against Datasette and nginx on a synthetic data set
-# of BENCH_RECORDS (default 1000000) records; knobs in bench/run.py. Not part of `make test`.
+# The benchmark (docs/PERFORMANCE.md): the API on SQLite against Datasette and nginx, and the API on
+# PostgreSQL (BENCH_POSTGRES_URL's server) beside it, in one run, on a synthetic data set of
+# BENCH_RECORDS (default 1000000) records; knobs in bench/run.py. Not part of `make test`.
 bench: install $(BENCH_VENV)/.installed
 	@$(MAKE) --no-print-directory system-packages TEST_PACKAGES="$(BENCH_PACKAGES)"
 	$(BENCH_VENV)/bin/python bench/run.py

@@ -3,16 +3,17 @@ and the URL sets of every scenario, for each server.
 
     .venv/bin/python bench/prepare.py --database URL --records N --seed S --out DIR
 
-Makes the database if it is missing or holds another data set (`scn synth`), then writes
-DIR/manifest.json and one URL file per scenario, mode and server (a path per line, and for the
-304 scenario the ETag after a tab).
+Makes the database if it is missing or holds another data set (`scn synth`; `--fresh` makes it
+again in any case, to time it), then writes DIR/manifest.json (with the seconds `scn synth` took
+when it ran, and the database's size) and one URL file per scenario, mode and server (a path per
+line, and for the 304 scenario the ETag after a tab).
 """
 
 import argparse
 import json
 import random
 import subprocess
-import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -36,15 +37,28 @@ DATASETTE_FAST = {"_shape": "objects", "_nocount": "1", "_nofacet": "1", "_nosug
 SEARCH_TYPES = [None, "practice", "organisation", "city", "cooperation", "source"]
 
 
-def ensure_database(url: str, records: int, seed: int) -> None:
-    """The synthetic data set of (records, seed) in `url`, made only when it is not there."""
+def sqlite_files(url: str) -> list[Path]:
+    """The database file and its companions (the write-ahead log and its index)."""
+    path = Path(sa.make_url(url).database or "")
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def ensure_database(url: str, records: int, seed: int, fresh: bool) -> float | None:
+    """The synthetic data set of (records, seed) in `url`, made only when it is not there (or
+    when `fresh`). The seconds `scn synth` took, or None when the database was kept."""
     wanted = dataset_version(records, seed)
-    if not is_sqlite(url):
+    if is_sqlite(url):
+        if fresh:
+            for path in sqlite_files(url):
+                path.unlink(missing_ok=True)
+    else:
         admin = sa.create_engine(
             sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
         )
         name = sa.make_url(url).database
         with admin.connect() as connection:
+            if fresh:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             exists = connection.execute(
                 sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
             ).first()
@@ -58,10 +72,24 @@ def ensure_database(url: str, records: int, seed: int) -> None:
     engine.dispose()
     if current == wanted:
         print(f"prepare: database holds {wanted} already", flush=True)
-        return
+        return None
     # The benchmark's own database: replacing another synthetic data set in it is expected.
     command = [SCN, "synth", "--records", str(records), "--seed", str(seed), "--database", url]
+    started = time.monotonic()
     subprocess.run([*command, "--force"] if current else command, check=True)
+    return time.monotonic() - started
+
+
+def database_bytes(url: str) -> int:
+    """What the database takes on disk: the SQLite file with its write-ahead log, or PostgreSQL's
+    pg_database_size (tables, indexes, TOAST; not the server's shared WAL)."""
+    if is_sqlite(url):
+        return sum(p.stat().st_size for p in sqlite_files(url) if p.exists())
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        size = connection.execute(sa.text("SELECT pg_database_size(current_database())")).scalar()
+    engine.dispose()
+    return int(size or 0)
 
 
 def _datasette(db: str, table: str, **params: str) -> str:
@@ -82,8 +110,9 @@ def main() -> None:
     parser.add_argument("--secret", required=True)
     parser.add_argument("--datasette-db", default="bench")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--fresh", action="store_true", help="make the database again, timed")
     args = parser.parse_args()
-    ensure_database(args.database, args.records, args.seed)
+    synth_seconds = ensure_database(args.database, args.records, args.seed, args.fresh)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
@@ -207,6 +236,8 @@ def main() -> None:
         "last_seq": last_seq,
         "history_start": history_start,
         "organisations": len(org_ids),
+        "synth_s": None if synth_seconds is None else round(synth_seconds, 1),
+        "database_bytes": database_bytes(args.database),
         "scenarios": {},
     }
     for name, servers in scenarios.items():
@@ -223,4 +254,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -5,15 +5,20 @@ Run with the benchmark's own Python (bench/.venv, which holds Datasette and matp
     bench/.venv/bin/python bench/run.py
 
 Knobs (environment): BENCH_RECORDS (1000000), BENCH_SEED (1), BENCH_DURATION (seconds per run,
-10), BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_ENGINE (sqlite | postgresql),
-BENCH_POSTGRES_URL (server for postgresql), BENCH_WORKERS (API workers, 1), BENCH_SERVERS
-(default api,datasette,nginx,cdn on SQLite; api on PostgreSQL), BENCH_SCENARIOS (all),
-BENCH_EXPORT (1), BENCH_HISTORY (1: the change feed with 10,000 changes of history too),
-BENCH_NAME (the results file's name).
+10), BENCH_CONNECTIONS (16), BENCH_THREADS (2), BENCH_ENGINES (sqlite,postgresql), BENCH_ENGINE
+(one engine only, overriding BENCH_ENGINES), BENCH_POSTGRES_URL (server for postgresql),
+BENCH_WORKERS (API workers, 1), BENCH_SERVERS (api,datasette,nginx,cdn; Datasette reads the
+SQLite file, so on PostgreSQL only the API runs), BENCH_SCENARIOS (all), BENCH_EXPORT (1),
+BENCH_HISTORY (1: the change feed with 10,000 changes of history too, SQLite only), BENCH_FRESH
+(0; 1 makes the synthetic databases again, to time `scn synth`), BENCH_NAME (the results file's
+name; `{engine}` in it is replaced by the engine, and with several engines `-<engine>` is added
+when it is missing).
 
-Each scenario runs hot (one URL) and cold (at least 10,000 distinct URLs, the API restarted
-first so nothing is cached), the servers taking turns. The figures go to bench/results/NAME.json;
-bench/report.py turns every results file into docs/PERFORMANCE.md's tables and chart.
+Each scenario runs hot (one URL) and cold (up to 10,000 distinct URLs, the API restarted first so
+nothing is cached), the servers of every engine taking turns within each scenario, so SQLite and
+PostgreSQL are measured side by side under the same load. The figures of each engine go to
+bench/results/NAME.json, all of one invocation under the same `batch`, by which bench/report.py
+pairs them; it turns every results file into docs/PERFORMANCE.md's tables and chart.
 """
 
 import json
@@ -28,6 +33,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +53,26 @@ SEED = int(env("BENCH_SEED", "1"))
 DURATION = int(env("BENCH_DURATION", "10"))
 CONNECTIONS = int(env("BENCH_CONNECTIONS", "16"))
 THREADS = int(env("BENCH_THREADS", "2"))
-ENGINE = env("BENCH_ENGINE", "sqlite")
+ENGINES = env("BENCH_ENGINE", env("BENCH_ENGINES", "sqlite,postgresql")).split(",")
 WORKERS = int(env("BENCH_WORKERS", "1"))
-ALL_SERVERS = "api,datasette,nginx,cdn" if ENGINE == "sqlite" else "api"
-SERVERS = env("BENCH_SERVERS", ALL_SERVERS).split(",")
+SERVERS = env("BENCH_SERVERS", "api,datasette,nginx,cdn").split(",")
 CHOSEN = env("BENCH_SCENARIOS", ",".join(SCENARIOS)).split(",")
 EXPORT = env("BENCH_EXPORT", "1") == "1"
-HISTORY = env("BENCH_HISTORY", "1") == "1" and ENGINE == "sqlite"
-NAME = env("BENCH_NAME", f"{ENGINE}-{WORKERS}w-{RECORDS}")
+HISTORY = env("BENCH_HISTORY", "1") == "1"
+FRESH = env("BENCH_FRESH", "0") == "1"
+NAME = os.environ.get("BENCH_NAME")
+POSTGRES_SERVER = env("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 VAR = BENCH / "var"
+DATASETTE_DB = "bench"  # Datasette names a database after its file: a link gives a short name
+
+
+def results_name(engine: str) -> str:
+    if NAME is None:
+        return f"{engine}-{WORKERS}w-{RECORDS}"
+    if "{engine}" in NAME:
+        return NAME.replace("{engine}", engine)
+    # Two engines under one given name would overwrite each other's results file.
+    return NAME if len(ENGINES) == 1 else f"{NAME}-{engine}"
 
 
 def say(message: str) -> None:
@@ -329,82 +346,145 @@ def one_line(path: Path, line: str) -> str:
     return str(path)
 
 
-def main() -> None:
-    VAR.mkdir(exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="scn-bench-"))
-    workdir.chmod(0o755)  # nginx's worker (user nobody when started as root) reads www/
-    say(f"{RECORDS} records on {ENGINE}, {WORKERS} API worker(s); work files in {workdir}")
-    if ENGINE == "sqlite":
+@dataclass
+class Side:
+    """One engine's part of a run: its database, URL sets, servers and results file."""
+
+    engine: str
+    workdir: Path
+    database: str
+    manifest: dict[str, Any]
+    api: Api
+    servers: dict[str, Server]
+    nginx: Nginx | None
+    results: dict[str, Any]
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database.removeprefix("sqlite:///"))
+
+
+def prepare_side(engine: str, workdir: Path, batch: str) -> Side:
+    """The engine's synthetic database (made if missing) and URL sets, and its servers (not
+    started yet)."""
+    side_dir = workdir / engine
+    side_dir.mkdir()
+    side_dir.chmod(0o755)  # nginx's worker (user nobody when started as root) reads www/
+    if engine == "sqlite":
         db_path = VAR / f"bench-{RECORDS}-s{SEED}.sqlite3"
         database = f"sqlite:///{db_path}"
+        if FRESH:  # the pruned copy of run_history is made from the database being replaced
+            # with its WAL: a stale WAL beside a new copy of the file would be replayed into it
+            for suffix in ("", "-wal", "-shm"):
+                (VAR / f"{db_path.stem}-history10k.sqlite3{suffix}").unlink(missing_ok=True)
     else:
-        server = env("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-        database = server.rsplit("/", 1)[0] + f"/scn_bench_{RECORDS}_s{SEED}"
+        database = POSTGRES_SERVER.rsplit("/", 1)[0] + f"/scn_bench_{RECORDS}_s{SEED}"
     started = time.monotonic()
     prepare = [str(VENV / "python"), str(BENCH / "prepare.py"), "--database", database]
     prepare += ["--records", str(RECORDS), "--seed", str(SEED), "--secret", SECRET]
-    datasette_db = "bench"
-    if ENGINE == "sqlite":
-        # Datasette names a database after its file; a link gives it a short, stable name.
-        link = workdir / f"{datasette_db}.sqlite3"
-        subprocess.run([*prepare, "--out", str(workdir / "urls")], check=True)
-        link.symlink_to(db_path)
-    else:
-        subprocess.run([*prepare, "--out", str(workdir / "urls")], check=True)
-    say(f"prepared in {time.monotonic() - started:.0f} s")
-    manifest = json.loads((workdir / "urls" / "manifest.json").read_text())
-
-    api = Api(workdir, database, WORKERS)
+    prepare += ["--datasette-db", DATASETTE_DB, "--out", str(side_dir / "urls")]
+    subprocess.run([*prepare, "--fresh"] if FRESH else prepare, check=True)
+    manifest = json.loads((side_dir / "urls" / "manifest.json").read_text())
+    synth = manifest["synth_s"]
+    say(
+        f"{engine}: prepared in {time.monotonic() - started:.0f} s "
+        + (f"(scn synth {synth} s)" if synth is not None else "(database kept from before)")
+        + f", {manifest['database_bytes'] / 1e6:,.0f} MB"
+    )
+    api = Api(side_dir, database, WORKERS)
     servers: dict[str, Server] = {"api": api}
-    if "datasette" in SERVERS:
-        servers["datasette"] = Datasette(workdir, link)
-    nginx = Nginx(workdir, api if "cdn" in SERVERS else None) if "nginx" in SERVERS else None
+    # Datasette and the static copies are the SQLite comparison; on PostgreSQL the API runs alone.
+    wanted = SERVERS if engine == "sqlite" else ["api"]
+    if "datasette" in wanted:
+        link = side_dir / f"{DATASETTE_DB}.sqlite3"
+        link.symlink_to(Path(database.removeprefix("sqlite:///")))
+        servers["datasette"] = Datasette(side_dir, link)
+    nginx = Nginx(side_dir, api if "cdn" in wanted else None) if "nginx" in wanted else None
     results: dict[str, Any] = {
-        "name": NAME,
-        "engine": ENGINE,
+        "name": results_name(engine),
+        "engine": engine,
+        # The invocation: report.py compares only engines measured in the same one.
+        "batch": batch,
+        "engines": ENGINES,
         "workers": WORKERS,
         "records": RECORDS,
         "seed": SEED,
         "duration_s": DURATION,
         "connections": CONNECTIONS,
         "wrk_threads": THREADS,
+        "synth_s": synth,
+        "database_bytes": manifest["database_bytes"],
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "load_before": load_average(),
         "runs": [],
         "examples": {},
     }
+    return Side(engine, side_dir, database, manifest, api, servers, nginx, results)
+
+
+def start_servers(side: Side) -> None:
+    for server in side.servers.values():
+        server.start()
+    nginx = side.nginx
+    if nginx is None:
+        return
+    # Pre-render the hot bodies for nginx from the API itself: the same bytes.
+    for scenario, per_server in side.manifest["scenarios"].items():
+        path = per_server["api"]["example"]
+        status, _, body = get(side.api.base + path)
+        assert status == 200, (scenario, status)
+        (nginx.www / f"{scenario}.json").write_bytes(body)
+    nginx.start()
+    side.servers["nginx"] = nginx
+
+
+def stop_servers(side: Side) -> None:
+    for server in side.servers.values():
+        server.stop()
+    if side.nginx is not None:
+        side.nginx.stop()  # when it failed to start, it is not among the servers
+
+
+def main() -> None:
+    unknown = set(ENGINES) - {"sqlite", "postgresql"}
+    if unknown:
+        sys.exit(f"bench: unknown engine(s) {', '.join(sorted(unknown))}: sqlite, postgresql")
+    VAR.mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="scn-bench-"))
+    workdir.chmod(0o755)  # nginx's worker (user nobody when started as root) reads www/
+    batch = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    say(
+        f"{RECORDS} records on {', '.join(ENGINES)}, {WORKERS} API worker(s); "
+        f"work files in {workdir}"
+    )
+    started = time.monotonic()
+    sides = [prepare_side(engine, workdir, batch) for engine in ENGINES]
     try:
-        for s in servers.values():
-            s.start()
-        # Pre-render the hot bodies for nginx from the API itself: the same bytes.
-        if nginx is not None:
-            for scenario, per_server in manifest["scenarios"].items():
-                path = per_server["api"]["example"]
-                status, _, body = get(api.base + path)
-                assert status == 200, (scenario, status)
-                (nginx.www / f"{scenario}.json").write_bytes(body)
-            nginx.start()
-            servers["nginx"] = nginx
-        run_scenarios(results, manifest, servers, api, nginx, workdir)
-        if HISTORY and "changes" in CHOSEN:
-            run_history(results, manifest, api, workdir, database)
-        if EXPORT:
-            run_export(results, servers, api, nginx, datasette_db)
-        results["ready_s"] = {name: s.ready_times for name, s in servers.items()}
-        results["peak_rss_mb"] = {name: round(s.peak_rss, 1) for name, s in servers.items()}
+        for side in sides:
+            start_servers(side)
+        run_scenarios(sides)
+        for side in sides:
+            if HISTORY and side.engine == "sqlite" and "changes" in CHOSEN:
+                run_history(side)
+            if EXPORT:
+                run_export(side)
+            side.results["ready_s"] = {n: s.ready_times for n, s in side.servers.items()}
+            side.results["peak_rss_mb"] = {n: round(s.peak_rss, 1) for n, s in side.servers.items()}
     finally:
-        for s in servers.values():
-            s.stop()
-        if nginx is not None:
-            nginx.stop()
-    results["load_after"] = load_average()
-    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    results["total_s"] = round(time.monotonic() - started)
-    out = BENCH / "results" / f"{NAME}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    say(f"results in {out.relative_to(ROOT)} ({results['total_s']} s)")
+        for side in sides:
+            stop_servers(side)
+    total = round(time.monotonic() - started)
+    for side in sides:
+        results = side.results
+        results["load_after"] = load_average()
+        results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        # The whole invocation: the engines' runs are interleaved, not one after the other.
+        results["total_s"] = total
+        out = BENCH / "results" / f"{results['name']}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        say(f"results in {out.relative_to(ROOT)} ({total} s)")
     shutil.rmtree(workdir, ignore_errors=True)
     subprocess.run([sys.executable, str(BENCH / "report.py")], check=True)
 
@@ -433,14 +513,22 @@ def machine() -> dict[str, Any]:
 
 
 def record(
-    results: dict[str, Any], server: Server, scenario: str, mode: str, figures: dict[str, Any]
+    side: Side,
+    server: Server,
+    scenario: str,
+    mode: str,
+    url_file: str,
+    figures: dict[str, Any],
 ) -> None:
     figures = {"scenario": scenario, "mode": mode, "server": server.name, **figures}
+    # A cold run is cold only while no URL comes round again: report.py flags the runs that
+    # made more requests than they had distinct URLs (the repeats were answered from the cache).
+    figures["distinct_urls"] = len(set(Path(url_file).read_text(encoding="utf-8").splitlines()))
     figures["rss_mb"] = round(tree_rss_mb(server.pid), 1)
     figures["load"] = load_average()
-    results["runs"].append(figures)
+    side.results["runs"].append(figures)
     say(
-        f"{scenario:12} {mode:4} {server.name:9} {figures['rps']:9.1f} rps  "
+        f"{side.engine:10} {scenario:12} {mode:4} {server.name:9} {figures['rps']:9.1f} rps  "
         f"p50 {figures['p50_ms']:7.2f} ms  p99 {figures['p99_ms']:7.2f} ms  "
         f"{figures['bytes_per_response']:7d} B  rss {figures['rss_mb']:.0f} MB  "
         f"errors {figures['errors']}  load {figures['load'][0]}"
@@ -460,41 +548,38 @@ def etags_of(base: str, paths: list[str]) -> list[str]:
     return answers
 
 
-def run_scenarios(
-    results: dict[str, Any],
-    manifest: dict[str, Any],
-    servers: dict[str, Server],
-    api: Api,
-    nginx: Nginx | None,
-    workdir: Path,
-) -> None:
-    order = [n for n in ("api", "datasette", "nginx") if n in servers]
+def run_scenarios(sides: list[Side]) -> None:
+    order = [
+        (side, name)
+        for side in sides
+        for name in ("api", "datasette", "nginx")
+        if name in side.servers
+    ]
     turn = 0
     for scenario in [s for s in SCENARIOS if s in CHOSEN]:
         for mode in ("hot", "cold"):
             turn += 1
-            # The servers take turns going first, so none always runs after the same one.
-            for name in order[turn % len(order) :] + order[: turn % len(order)]:
-                server = servers[name]
-                url_file = url_set(manifest, scenario, mode, name, api, nginx, workdir)
+            # The servers (of every engine) take turns going first, so none always runs after the
+            # same one, and a burst of load from elsewhere does not always hit the same engine.
+            for side, name in order[turn % len(order) :] + order[: turn % len(order)]:
+                server = side.servers[name]
+                url_file = url_set(side, scenario, mode, name)
                 if url_file is None:
                     continue
                 if mode == "cold" and name == "api":
-                    api.restart()  # nothing cached: every URL is a miss
+                    side.api.restart()  # nothing cached: every URL is a miss
                     # Warm the fresh process up on the scenario's hot URL, not the cold set.
-                    wrk_warmup(
-                        server.base,
-                        url_set(manifest, scenario, "hot", name, api, nginx, workdir) or url_file,
-                    )
+                    wrk_warmup(server.base, url_set(side, scenario, "hot", name) or url_file)
                 if mode == "hot":
                     wrk_warmup(server.base, url_file)
-                results["examples"].setdefault(scenario, {})[name] = first_line(url_file)
-                record(results, server, scenario, mode, measure(server, url_file))
+                side.results["examples"].setdefault(scenario, {})[name] = first_line(url_file)
+                record(side, server, scenario, mode, url_file, measure(server, url_file))
+                nginx = side.nginx
                 if name == "api" and nginx is not None and nginx.api is not None and mode == "hot":
                     # The same URL through the caching proxy: what a CDN in front gives.
                     wrk_warmup(f"http://127.0.0.1:{nginx.cdn_port}", url_file)
                     figures = measure(nginx, url_file, f"http://127.0.0.1:{nginx.cdn_port}")
-                    record(results, _Named(nginx, "cdn"), scenario, mode, figures)
+                    record(side, _Named(nginx, "cdn"), scenario, mode, url_file, figures)
 
 
 class _Named(Server):
@@ -520,17 +605,9 @@ def wrk_warmup(base: str, url_file: str) -> None:
     )
 
 
-def url_set(
-    manifest: dict[str, Any],
-    scenario: str,
-    mode: str,
-    server: str,
-    api: Api,
-    nginx: Nginx | None,
-    workdir: Path,
-) -> str | None:
+def url_set(side: Side, scenario: str, mode: str, server: str) -> str | None:
     """The URL file of a run, or None where the server has no equivalent."""
-    scenarios = manifest["scenarios"]
+    scenarios, api, nginx, workdir = side.manifest["scenarios"], side.api, side.nginx, side.workdir
     if server == "nginx":
         if mode == "cold":
             return None  # the ceiling is measured hot: one pre-rendered body
@@ -554,11 +631,10 @@ def url_set(
     return str(scenarios[scenario][server][mode])
 
 
-def run_history(
-    results: dict[str, Any], manifest: dict[str, Any], api: Api, workdir: Path, database: str
-) -> None:
+def run_history(side: Side) -> None:
     """The change feed with the full history and with only the last 10,000 changes kept."""
-    source = Path(database.removeprefix("sqlite:///"))
+    results, manifest, api, workdir = side.results, side.manifest, side.api, side.workdir
+    source = side.sqlite_path
     short = VAR / f"{source.stem}-history10k.sqlite3"
     if not short.exists():
         say("copying the database to keep only 10,000 changes of history")
@@ -598,14 +674,9 @@ def run_history(
     api.restart()
 
 
-def run_export(
-    results: dict[str, Any],
-    servers: dict[str, Server],
-    api: Api,
-    nginx: Nginx | None,
-    datasette_db: str,
-) -> None:
+def run_export(side: Side) -> None:
     """(g) The full export, timed end to end: records per second."""
+    results, servers, api, nginx = side.results, side.servers, side.api, side.nginx
     exports = results.setdefault("export", [])
     target = nginx.www / "export.ndjson" if nginx else Path(os.devnull)
     # Cold: the first export after a start with no kept copy (rendered from the database);
@@ -642,7 +713,7 @@ def run_export(
         with PeakRss(ds.pid) as peak:
             started, rows, size = time.monotonic(), 0, 0
             for table in tables:
-                url = f"{ds.base}/{datasette_db}/{table}.csv?_stream=on&_size=max"
+                url = f"{ds.base}/{DATASETTE_DB}/{table}.csv?_stream=on&_size=max"
                 with urllib.request.urlopen(url, timeout=3600) as response:
                     for line in response:
                         rows += 1
@@ -660,8 +731,9 @@ def run_export(
         exports.append(_export("nginx", lines - 1, size, seconds, peak.peak))
     for e in exports:
         say(
-            f"export {e['server']:9} {e.get('mode', ''):4} {e['records']} records in "
-            f"{e['seconds']} s: {e['records_per_s']} records/s, peak rss {e['peak_rss_mb']} MB"
+            f"{side.engine:10} export {e['server']:9} {e.get('mode', ''):4} {e['records']} "
+            f"records in {e['seconds']} s: {e['records_per_s']} records/s, "
+            f"peak rss {e['peak_rss_mb']} MB"
         )
 
 

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import catalog, problems
+from app.api import catalog, problems, response_cache
 from app.api.caching import cacheable
 from app.api.hsds import routes as hsds
 from app.api.hsds.openapi import hsds_openapi
@@ -180,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await response_cache.close(app)
         app.state.engine.dispose()
 
     app = FastAPI(

@@ -21,19 +21,19 @@ import sqlite3
 from collections import OrderedDict
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.caching import RENDERED, Rendered, respond
 from app.api.problems import ProblemError, server_busy
+from app.db import CONNECT_TIMEOUT_S
 
 STATE_SQL = (
     "SELECT dataset_version, content_digest, loaded_at, last_seq, history_start "
     "FROM dataset_state WHERE id = 1"
 )
-STATE_QUERY = sa.text(STATE_SQL)
 Key = tuple[Any, ...]
 UNCACHED_PATHS = {"/v1/export", "/v2/export"}
 SELECTING_HEADERS = (b"host", b"accept", b"accept-language")
@@ -53,6 +53,7 @@ class ResponseCache:
         self.entries: OrderedDict[Key, tuple[tuple[Any, ...], Rendered, int]] = OrderedDict()
         self.size = 0
         self.sqlite: Any = None  # the SQLite connection that reads the data version
+        self.postgresql: psycopg.AsyncConnection[Any] | None = None  # the same, on PostgreSQL
         self.rendering: dict[Key, asyncio.Event] = {}  # URLs being rendered now
         self.hits = 0
         self.misses = 0
@@ -72,7 +73,7 @@ class ResponseCache:
         except sa.exc.TimeoutError:  # no connection came free in DB_POOL_TIMEOUT
             await server_busy(Request(scope, receive))(scope, receive, send)
             return
-        except (sa.exc.DBAPIError, sqlite3.Error):
+        except (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error, OSError):
             await self.app(scope, receive, send)  # the endpoint answers the outage as usual
             return
         headers = dict(scope["headers"])
@@ -117,7 +118,7 @@ class ResponseCache:
             return
         try:
             still = await self._data_version(engine)
-        except (sa.exc.DBAPIError, sa.exc.TimeoutError, sqlite3.Error):
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError, sqlite3.Error, psycopg.Error, OSError):
             return
         if still == version:
             self._keep(key, version, rendered)
@@ -155,13 +156,18 @@ class ResponseCache:
             _, (_, _, evicted) = self.entries.popitem(last=False)
             self.size -= evicted
 
+    async def close(self) -> None:
+        if self.postgresql is not None:
+            connection, self.postgresql = self.postgresql, None
+            await connection.close()
+
     def clear(self) -> None:
         self.entries.clear()
         self.size = 0
 
     async def _data_version(self, engine: sa.Engine) -> tuple[Any, ...]:
         if engine.dialect.name != "sqlite":
-            return await run_in_threadpool(_data_version, engine)
+            return await self._postgresql_version(engine)
         # SQLite is a local file: a primary-key read takes microseconds, less than a thread
         # hop. One connection of its own, used only on the event loop's thread, in autocommit
         # (each read sees the latest commit).
@@ -175,8 +181,31 @@ class ResponseCache:
             raise
         return tuple(row) if row is not None else ()
 
+    async def _postgresql_version(self, engine: sa.Engine) -> tuple[Any, ...]:
+        # One round trip on a connection of the cache's own, awaited on the event loop: no
+        # thread hop, no pool checkout (and no pre-ping). Exact on a primary and on a replica:
+        # a response is keyed by the state its request saw. (LISTEN/NOTIFY would save the round
+        # trip but is not delivered on a hot standby, and a request could be answered between
+        # a load's commit and its notification.)
+        if self.postgresql is None:
+            url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.postgresql = await psycopg.AsyncConnection.connect(
+                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            )
+        try:
+            cursor = await self.postgresql.execute(STATE_SQL)
+            row = await cursor.fetchone()
+        except psycopg.Error:
+            broken, self.postgresql = self.postgresql, None
+            await broken.close()
+            raise
+        return tuple(row) if row is not None else ()
 
-def _data_version(engine: sa.Engine) -> tuple[Any, ...]:
-    with engine.connect() as connection:
-        row = connection.execute(STATE_QUERY).first()
-    return tuple(row) if row is not None else ()
+
+async def close(app: Any) -> None:
+    """Close the connection of the app's response cache, if it has one (at shutdown)."""
+    layer = getattr(app, "middleware_stack", None)
+    while layer is not None and not isinstance(layer, ResponseCache):
+        layer = getattr(layer, "app", None)
+    if layer is not None:
+        await layer.close()

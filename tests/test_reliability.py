@@ -336,7 +336,8 @@ def test_database_work_past_the_request_timeout_is_stopped_with_a_503(
     lock another session holds is stopped by statement_timeout."""
     if loaded_database_url.startswith("sqlite"):
         with live_server(loaded_database_url, request_timeout=1e-6) as base, client(base) as http:
-            response = http.get("/v1/organisations?limit=500")
+            # The change feed: its compaction reads every change (a real query, many steps).
+            response = http.get("/v1/changes?since=0&limit=1000")
         assert response.status_code == 503
         assert "was stopped" in response.json()["detail"]
         assert response.headers["retry-after"]

@@ -113,11 +113,19 @@ def every_id(connection: sa.Connection, entity: str) -> list[str]:
 
 
 def joined(query: sa.Select[Any], entity: str, api: str) -> sa.Select[Any]:
-    """`query` (over `entity`'s table, with its filters) returning, per record, its id, its
-    stored document for `api` (None if it has none) and its languages."""
+    """The records `query` selects (over `entity`'s table, with its filters, order and limit),
+    in id order, each with its stored document for `api` (None if it has none) and its
+    languages.
+
+    The page's ids are chosen first, in a subquery, and only they are joined to their
+    documents: joined directly, SQLite read the document of every record matching a filter
+    (500 for a country's organisations) before sorting and keeping the page's 51."""
     t, r = table(entity), table(TABLE)
-    return query.with_only_columns(t.c.id, r.c[COLUMN[api]], r.c[LANGUAGES]).outerjoin_from(
-        t, r, sa.and_(r.c.entity_type == entity, r.c.entity_id == t.c.id)
+    page = query.with_only_columns(t.c.id).subquery("page")
+    return (
+        sa.select(page.c.id, r.c[COLUMN[api]], r.c[LANGUAGES])
+        .outerjoin(r, sa.and_(r.c.entity_type == entity, r.c.entity_id == page.c.id))
+        .order_by(page.c.id)
     )
 
 

@@ -753,13 +753,12 @@ class RecordWriter:
         bulk = self.bulk
         for entity, ids in self._gone.items():
             keys = [(i,) for i in ids]
+            records = [(entity, i) for i in ids]
             for table_name, owner_column in OWNED_LINKS.get(entity, []):
                 bulk.delete(table_name, (owner_column,), keys)
-            for table_name, _ in RECORD_LINKS:
-                bulk.delete(table_name, ("entity_type", "entity_id"), [(entity, i) for i in ids])
+            for table_name in [name for name, _ in RECORD_LINKS] + [representation.TABLE]:
+                bulk.delete(table_name, ("entity_type", "entity_id"), records)
             bulk.delete(entity, ("id",), keys)
-            records = [(entity, i) for i in ids]
-            bulk.delete(representation.TABLE, ("entity_type", "entity_id"), records)
             search.remove_many(self.connection, records)
         entries = []
         for p in self._new:

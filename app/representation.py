@@ -96,14 +96,6 @@ def render(connection: sa.Connection, entity: str, ids: Iterable[str]) -> Iterat
         yield from render_rows(connection, entity, rows)
 
 
-def count(connection: sa.Connection) -> int:
-    """How many records the database holds (every entity)."""
-    return sum(
-        int(connection.execute(sa.select(sa.func.count()).select_from(table(e))).scalar_one())
-        for e in ENTITIES
-    )
-
-
 def every_id(connection: sa.Connection, entity: str) -> list[str]:
     t = table(entity)
     return list(connection.execute(sa.select(t.c.id).order_by(t.c.id)).scalars())

@@ -160,16 +160,21 @@ def _page(
     }
 
 
-def _evidence_of_rows(
-    connection: sa.Connection, rows: Any, api: str
-) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _upserted(rows: Any) -> dict[str, list[str]]:
+    """Entity -> the ids of the records that the upserts among change `rows` name."""
     wanted: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         if row["op"] == "upsert":
             wanted[row["entity_type"]].append(row["entity_id"])
+    return wanted
+
+
+def _evidence_of_rows(
+    connection: sa.Connection, rows: Any, api: str
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
     return {
         (entity, record_id): items
-        for entity, ids in wanted.items()
+        for entity, ids in _upserted(rows).items()
         for record_id, items in evidence_of(connection, entity, ids, api).items()
     }
 
@@ -182,12 +187,8 @@ def _current_documents(
     languages: list[str] | None,
 ) -> dict[tuple[str, str], representation.Document]:
     """The published records the upserts of `rows` name, as their stored documents."""
-    wanted: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        if row["op"] == "upsert":
-            wanted[row["entity_type"]].append(row["entity_id"])
     found: dict[tuple[str, str], representation.Document] = {}
-    for entity, ids in wanted.items():
+    for entity, ids in _upserted(rows).items():
         t = table(entity)
         query = published(
             sa.select(t).where(t.c.id.in_(ids)).order_by(t.c.id),

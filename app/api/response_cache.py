@@ -35,6 +35,8 @@ STATE_SQL = (
     "FROM dataset_state WHERE id = 1"
 )
 Key = tuple[Any, ...]
+UNREADABLE = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error, OSError)
+"""Errors reading the data version: the database is down or unreadable."""
 UNCACHED_PATHS = {"/v1/export", "/v2/export"}
 SELECTING_HEADERS = (b"host", b"accept", b"accept-language")
 """Request headers that choose a representation: part of the key. Host (with the scheme): the
@@ -73,7 +75,7 @@ class ResponseCache:
         except sa.exc.TimeoutError:  # no connection came free in DB_POOL_TIMEOUT
             await server_busy(Request(scope, receive))(scope, receive, send)
             return
-        except (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error, OSError):
+        except UNREADABLE:
             await self.app(scope, receive, send)  # the endpoint answers the outage as usual
             return
         headers = dict(scope["headers"])
@@ -118,7 +120,7 @@ class ResponseCache:
             return
         try:
             still = await self._data_version(engine)
-        except (sa.exc.DBAPIError, sa.exc.TimeoutError, sqlite3.Error, psycopg.Error, OSError):
+        except (*UNREADABLE, sa.exc.TimeoutError):
             return
         if still == version:
             self._keep(key, version, rendered)

@@ -73,11 +73,6 @@ def test_an_exhausted_pool_answers_503_with_retry_after_after_a_bounded_wait(
         db_max_overflow=0,
         db_pool_timeout=POOL_TIMEOUT_S,
         request_timeout=60,
-        # On SQLite the response cache reads the data version on the event loop's thread; a
-        # file locked by another process would stall that read, and so the whole loop, for the
-        # busy timeout. PostgreSQL keeps the cache on: its version read needs a pooled
-        # connection like any request, and is where an exhausted pool shows first.
-        response_cache_mb=0 if engine_name == "sqlite" else 64,
     )
     app = create_app(settings)
     pool = app.state.engine.pool

@@ -22,17 +22,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import catalog, problems, response_cache
+from app.api import catalog, problems
 from app.api.caching import cacheable
 from app.api.hsds import routes as hsds
 from app.api.hsds.openapi import hsds_openapi
+from app.api.loop_reads import LoopReads
 from app.api.openapi import CONTRACTS
 from app.api.response_cache import ResponseCache
+from app.api.stored import StoredRecords
 from app.api.v1.records import V1
 from app.api.v1.routes import build_router, check_accept
 from app.api.v2.routes import build_v2_router
 from app.api.versions import MIGRATION_GUIDE_PATH, V1_RETIREMENT, VERSIONS
-from app.db import PoolLimits, create_engine, is_sqlite, is_timeout, replica_status
+from app.db import PoolLimits, create_engine, is_timeout, replica_status
 from app.logs import log_request
 from app.migrate import head_revision
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -180,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        await response_cache.close(app)
+        await app.state.loop_reads.close()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -199,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         statement_timeout=settings.request_timeout,
         pool=_pool_limits(settings),
     )
+    app.state.loop_reads = LoopReads(app.state.engine)
 
     app.add_exception_handler(problems.ProblemError, problems.on_problem)
     app.add_exception_handler(StarletteHTTPException, problems.on_http_exception)
@@ -304,7 +307,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ready", **state})
 
     # Outermost last: HttpPolicy sees every request first, CORS answers preflights; the response
-    # cache sits right in front of the router, so hits get the same headers from the layers above.
+    # cache sits right in front of the router, so hits get the same headers from the layers above,
+    # and behind it the stored records answer plain record requests before the router.
+    app.add_middleware(StoredRecords)
     app.add_middleware(
         ResponseCache, max_bytes=settings.response_cache_mb * 1024 * 1024, accepts=check_accept
     )
@@ -369,10 +374,7 @@ def _not_ready(detail: str, **state: Any) -> Response:
 
 
 def _pool_limits(settings: Settings) -> PoolLimits:
-    size = settings.db_pool_size
-    if is_sqlite(settings.database_url) and settings.response_cache_mb > 0:
-        size += 1  # the response cache keeps one SQLite connection for its data version reads
-    return PoolLimits(size, settings.db_max_overflow, settings.db_pool_timeout)
+    return PoolLimits(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
 
 
 async def _database_unavailable(request: Request, exc: Any) -> Response:

@@ -17,26 +17,27 @@ responses are never cached, nor are the exports and CSV lists (streamed, with th
 """
 
 import asyncio
-import sqlite3
 from collections import OrderedDict
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.caching import RENDERED, Rendered, respond
+from app.api.loop_reads import UNREADABLE, LoopReads, Statement
 from app.api.problems import ProblemError, server_busy
-from app.db import CONNECT_TIMEOUT_S
+from app.models import table
 
-STATE_SQL = (
-    "SELECT dataset_version, content_digest, loaded_at, last_seq, history_start "
-    "FROM dataset_state WHERE id = 1"
-)
+_STATE = table("dataset_state")
+STATE_QUERY = sa.select(
+    _STATE.c.dataset_version,
+    _STATE.c.content_digest,
+    _STATE.c.loaded_at,
+    _STATE.c.last_seq,
+    _STATE.c.history_start,
+).where(_STATE.c.id == 1)
 Key = tuple[Any, ...]
-UNREADABLE = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error, OSError)
-"""Errors reading the data version: the database is down or unreadable."""
 UNCACHED_PATHS = {"/v1/export", "/v2/export"}
 SELECTING_HEADERS = (b"host", b"accept", b"accept-language")
 """Request headers that choose a representation: part of the key. Host (with the scheme): the
@@ -54,8 +55,7 @@ class ResponseCache:
         # (path, query, selecting headers) -> (data version, representation, bytes counted)
         self.entries: OrderedDict[Key, tuple[tuple[Any, ...], Rendered, int]] = OrderedDict()
         self.size = 0
-        self.sqlite: Any = None  # the SQLite connection that reads the data version
-        self.postgresql: psycopg.AsyncConnection[Any] | None = None  # the same, on PostgreSQL
+        self._state: Statement | None = None  # STATE_QUERY, compiled on first use
         self.rendering: dict[Key, asyncio.Event] = {}  # URLs being rendered now
         self.hits = 0
         self.misses = 0
@@ -69,9 +69,8 @@ class ResponseCache:
         ):
             await self.app(scope, receive, send)
             return
-        engine: sa.Engine = scope["app"].state.engine
         try:
-            version = await self._data_version(engine)
+            version = await self._data_version(scope["app"])
         except sa.exc.TimeoutError:  # no connection came free in DB_POOL_TIMEOUT
             await server_busy(Request(scope, receive))(scope, receive, send)
             return
@@ -94,11 +93,11 @@ class ResponseCache:
             await running.wait()
             if await self._answer_from_cache(key, version, scope, receive, send):
                 return
-            await self._render(key, version, engine, scope, receive, send)  # it kept nothing
+            await self._render(key, version, scope, receive, send)  # it kept nothing
             return
         done = self.rendering[key] = asyncio.Event()
         try:
-            await self._render(key, version, engine, scope, receive, send)
+            await self._render(key, version, scope, receive, send)
         finally:
             del self.rendering[key]
             done.set()
@@ -107,7 +106,6 @@ class ResponseCache:
         self,
         key: Key,
         version: tuple[Any, ...],
-        engine: sa.Engine,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -119,7 +117,7 @@ class ResponseCache:
         if rendered is None or rendered.size > self.max_bytes // 4:
             return
         try:
-            still = await self._data_version(engine)
+            still = await self._data_version(scope["app"])
         except (*UNREADABLE, sa.exc.TimeoutError):
             return
         if still == version:
@@ -158,56 +156,13 @@ class ResponseCache:
             _, (_, _, evicted) = self.entries.popitem(last=False)
             self.size -= evicted
 
-    async def close(self) -> None:
-        if self.postgresql is not None:
-            connection, self.postgresql = self.postgresql, None
-            await connection.close()
-
     def clear(self) -> None:
         self.entries.clear()
         self.size = 0
 
-    async def _data_version(self, engine: sa.Engine) -> tuple[Any, ...]:
-        if engine.dialect.name != "sqlite":
-            return await self._postgresql_version(engine)
-        # SQLite is a local file: a primary-key read takes microseconds, less than a thread
-        # hop. One connection of its own, used only on the event loop's thread, in autocommit
-        # (each read sees the latest commit).
-        if self.sqlite is None:
-            self.sqlite = engine.raw_connection()
-        try:
-            row = self.sqlite.execute(STATE_SQL).fetchone()
-        except sqlite3.Error:
-            self.sqlite.invalidate()
-            self.sqlite = None
-            raise
-        return tuple(row) if row is not None else ()
-
-    async def _postgresql_version(self, engine: sa.Engine) -> tuple[Any, ...]:
-        # One round trip on a connection of the cache's own, awaited on the event loop: no
-        # thread hop, no pool checkout (and no pre-ping). Exact on a primary and on a replica:
-        # a response is keyed by the state its request saw. (LISTEN/NOTIFY would save the round
-        # trip but is not delivered on a hot standby, and a request could be answered between
-        # a load's commit and its notification.)
-        if self.postgresql is None:
-            url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self.postgresql = await psycopg.AsyncConnection.connect(
-                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
-            )
-        try:
-            cursor = await self.postgresql.execute(STATE_SQL)
-            row = await cursor.fetchone()
-        except psycopg.Error:
-            broken, self.postgresql = self.postgresql, None
-            await broken.close()
-            raise
-        return tuple(row) if row is not None else ()
-
-
-async def close(app: Any) -> None:
-    """Close the connection of the app's response cache, if it has one (at shutdown)."""
-    layer = getattr(app, "middleware_stack", None)
-    while layer is not None and not isinstance(layer, ResponseCache):
-        layer = getattr(layer, "app", None)
-    if layer is not None:
-        await layer.close()
+    async def _data_version(self, app: Any) -> tuple[Any, ...]:
+        reads: LoopReads = app.state.loop_reads
+        if self._state is None:
+            self._state = Statement(STATE_QUERY, reads.dialect)
+        row = await reads.fetchone(self._state)
+        return () if row is None else row

@@ -22,7 +22,7 @@ from app.api.hsds import records
 from app.api.hsds.ids import RESOLVER, hsds_id
 from app.api.problems import ProblemError
 from app.api.v1.collections import IsoDateTime
-from app.api.v1.routes import check_accept, check_parameters, connection
+from app.api.v1.routes import accepted, check_parameters, connection
 from app.models import table
 from app.settings import Settings
 
@@ -332,7 +332,7 @@ def _json(schema: str, description: str) -> dict[int | str, dict[str, Any]]:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/hsds", dependencies=[Depends(check_accept)], tags=["HSDS"])
+    router = APIRouter(prefix="/hsds", dependencies=[Depends(accepted)], tags=["HSDS"])
     routes: list[tuple[str, Any, str, str, str]] = [
         ("/", api_root, "getAPIMetaInformation", "HsdsRoot", "About this API and HSDS"),
         (

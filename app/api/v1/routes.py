@@ -206,6 +206,12 @@ def check_accept(request: Request) -> None:
         raise ProblemError(406, f"This endpoint answers in {' or '.join(offered)}: accept one.")
 
 
+async def accepted(request: Request) -> None:
+    """`check_accept` as a route dependency. Dependencies that do no I/O are coroutines: FastAPI
+    runs a plain function in its thread pool, a hop that costs more than the check itself."""
+    check_accept(request)
+
+
 def check_parameters(request: Request, allowed: set[str]) -> None:
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
@@ -570,7 +576,7 @@ def _csv_example(collection: Collection, api: "Api") -> dict[str, Any]:
 def build_router(api: "Api | None" = None) -> APIRouter:
     api = api or V1_API
     router = APIRouter(
-        prefix=api.prefix, dependencies=[Depends(check_accept), *map(Depends, api.dependencies)]
+        prefix=api.prefix, dependencies=[Depends(accepted), *map(Depends, api.dependencies)]
     )
     for collection in COLLECTION_LIST:
         name = _camel(collection.path)
@@ -733,7 +739,7 @@ def _focus(description: str, example: str) -> Any:
     )
 
 
-def graph_query(
+async def graph_query(
     request: Request,
     type: Annotated[
         list[graph.NodeType] | None,

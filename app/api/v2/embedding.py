@@ -58,7 +58,7 @@ def parameter(entity: str, collection: str) -> Any:
     allowed = EMBEDDABLE[entity]
     example = ",".join(allowed[:2])
 
-    def expand_parameter(
+    async def expand_parameter(
         request: Request,
         expand: Annotated[
             str | None,

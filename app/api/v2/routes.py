@@ -28,7 +28,7 @@ from app.api.v2 import schemas
 from app.settings import Settings
 
 
-def negotiate_language(
+async def negotiate_language(
     request: Request,
     lang: Annotated[
         str | None,

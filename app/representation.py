@@ -186,13 +186,15 @@ def documents(
         if body is None:
             fresh = made[record_id]
             body, held = (fresh.v1 if api == V1 else fresh.v2), fresh.languages
-        out.append(_shown(entity, record_id, as_bytes(body), held, api, languages))
+        out.append(shown(entity, record_id, as_bytes(body), held, api, languages))
     return out
 
 
-def _shown(
+def shown(
     entity: str, record_id: str, body: bytes, held: str, api: str, languages: list[str] | None
 ) -> Document:
+    """A stored document (`body`, its languages `held`) as API `api` shows it to a reader of
+    `languages` (None: every language)."""
     if api == V1:
         return Document(record_id, body, set())
     if languages is None:

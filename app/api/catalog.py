@@ -6,17 +6,17 @@ from the request's base URL; titles and dates come from the loaded data where th
 """
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app import i18n, sync
 from app.api.caching import cacheable
 from app.api.problems import ProblemError
 from app.api.v1.collections import COLLECTION_LIST
-from app.api.v1.routes import LICENCE, check_parameters, connection, preferred
+from app.api.v1.routes import LICENCE, check_parameters, in_one_thread, preferred
 from app.models import table
 from app.settings import Settings
 
@@ -280,10 +280,7 @@ def catalogue(conn: sa.Connection, settings: Settings, base: str) -> dict[str, A
     }
 
 
-@router.get("/catalog", include_in_schema=False)
-def catalog_endpoint(
-    request: Request, conn: Annotated[sa.Connection, Depends(connection)]
-) -> Response:
+def catalog_endpoint(request: Request, conn: sa.Connection) -> Response:
     check_parameters(request, set())
     media_type = _accepted_media_type(request)
     settings: Settings = request.app.state.settings
@@ -295,3 +292,8 @@ def catalog_endpoint(
         max_age=settings.cache_max_age,
         media_type=media_type,
     )
+
+
+router.add_api_route(
+    "/catalog", in_one_thread(catalog_endpoint), methods=["GET"], include_in_schema=False
+)

@@ -6,6 +6,7 @@ numbered, as HSDS asks, so they are read with OFFSET; the data sets this profile
 enough for that. Errors, caching and read-only HTTP are as in v1.
 """
 
+import inspect
 import math
 from datetime import datetime
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from app.api.hsds import records
 from app.api.hsds.ids import RESOLVER, hsds_id
 from app.api.problems import ProblemError
 from app.api.v1.collections import IsoDateTime
-from app.api.v1.routes import accepted, check_parameters, connection
+from app.api.v1.routes import accepted, check_parameters, in_one_thread
 from app.models import table
 from app.settings import Settings
 
@@ -196,7 +197,7 @@ def api_root(request: Request) -> Response:
 
 def list_services(
     request: Request,
-    conn: Annotated[sa.Connection, Depends(connection)],
+    conn: sa.Connection,
     page: Page = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
     search: Search = None,
@@ -290,9 +291,7 @@ def _has_term(conn: sa.Connection, t: sa.Table, term_id: str) -> Any:
     )
 
 
-def get_service(
-    request: Request, conn: Annotated[sa.Connection, Depends(connection)], id: ServiceId
-) -> Response:
+def get_service(request: Request, conn: sa.Connection, id: ServiceId) -> Response:
     """One practice as an HSDS service, with its related data."""
     check_parameters(request, set())
     return _one(request, conn, "practice", id, records.services)
@@ -300,7 +299,7 @@ def get_service(
 
 def list_organizations(
     request: Request,
-    conn: Annotated[sa.Connection, Depends(connection)],
+    conn: sa.Connection,
     page: Page = 1,
     per_page: PerPage = DEFAULT_PER_PAGE,
     search: Search = None,
@@ -314,9 +313,7 @@ def list_organizations(
     return _page(request, conn, query, t, page, per_page, records.organizations)
 
 
-def get_organization(
-    request: Request, conn: Annotated[sa.Connection, Depends(connection)], id: OrganizationId
-) -> Response:
+def get_organization(request: Request, conn: sa.Connection, id: OrganizationId) -> Response:
     """One organisation as an HSDS organization, with its contacts and the services it leads."""
     check_parameters(request, set())
     return _one(request, conn, "organisation", id, records.organizations)
@@ -367,7 +364,9 @@ def build_router() -> APIRouter:
     for path, endpoint, operation_id, schema, summary in routes:
         router.add_api_route(
             path,
-            endpoint,
+            in_one_thread(endpoint)
+            if "conn" in inspect.signature(endpoint).parameters
+            else endpoint,
             methods=["GET"],
             operation_id=operation_id,
             summary=summary,

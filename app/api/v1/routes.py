@@ -3,7 +3,7 @@ change feed, the export and meta. /v1 and /v2 are built by the same code (`build
 what differs between them is in `Api` (path prefix, wire schemas, languages)."""
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +14,7 @@ import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app import db, representation, sync
@@ -135,18 +136,35 @@ def _camel(words: str) -> str:
     return "".join(w.capitalize() for w in words.replace("-", " ").replace("_", " ").split())
 
 
-def connection(request: Request) -> Iterator[sa.Connection]:
-    """One read transaction per request, so every query of a response sees one snapshot.
+def in_one_thread(endpoint: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
+    """`endpoint`, a function that reads the database on `conn`, as a coroutine that runs it in
+    one call to a worker thread, inside one read transaction (so every query of a response sees
+    one snapshot). A dependency that opened the connection would cost two more hops to a thread
+    (to open it, and to close it), each more than a primary-key read.
 
     Its database work is bounded: PostgreSQL stops a statement after `statement_timeout`, and
     SQLite's progress handler stops one once this request's deadline has passed."""
-    conn = db.read_transaction(request.app.state.engine)
-    db.set_deadline(conn, request.app.state.settings.request_timeout)
-    try:
-        yield conn
-    finally:
-        db.set_deadline(conn, None)
-        conn.close()
+    signature = inspect.signature(endpoint)
+
+    def with_connection(arguments: dict[str, Any]) -> Response:
+        request: Request = arguments["request"]
+        conn = db.read_transaction(request.app.state.engine)
+        db.set_deadline(conn, request.app.state.settings.request_timeout)
+        try:
+            return endpoint(conn=conn, **arguments)
+        finally:
+            db.set_deadline(conn, None)
+            conn.close()
+
+    async def threaded(**arguments: Any) -> Response:
+        return await run_in_threadpool(with_connection, arguments)
+
+    threaded.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for name, p in signature.parameters.items() if name != "conn"]
+    )
+    threaded.__name__ = endpoint.__name__
+    threaded.__doc__ = endpoint.__doc__
+    return threaded
 
 
 JSON_TYPES = (JSON, PROBLEM_JSON)
@@ -347,7 +365,7 @@ def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
         inspect.Parameter(
             "conn",
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            annotation=Annotated[sa.Connection, Depends(connection)],
+            annotation=sa.Connection,
         ),
     ]
     for f in filters:
@@ -518,7 +536,7 @@ def _record_endpoint(collection: Collection, api: Api) -> Callable[..., Response
 
     def endpoint(
         request: Request,
-        conn: Annotated[sa.Connection, Depends(connection)],
+        conn: sa.Connection,
         id: Annotated[
             str,
             Path(description=f"The {singular}'s id", examples=[_example_id(collection)]),
@@ -588,7 +606,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
         )
         router.add_api_route(
             f"/{collection.path}",
-            _list_endpoint(collection, api),
+            in_one_thread(_list_endpoint(collection, api)),
             methods=["GET"],
             operation_id=f"list{name}",
             summary=f"List {collection.title.lower()}",
@@ -604,7 +622,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
         OFFERED[f"{api.prefix}/{collection.path}"] = (JSON, CSV)
         router.add_api_route(
             f"/{collection.path}/{{id}}",
-            _record_endpoint(collection, api),
+            in_one_thread(_record_endpoint(collection, api)),
             methods=["GET"],
             operation_id=f"get{singular}",
             summary=f"Get one {collection.entity.replace('_', ' ')}",
@@ -614,7 +632,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
         )
     router.add_api_route(
         "/search",
-        _search_endpoint(api),
+        in_one_thread(_search_endpoint(api)),
         methods=["GET"],
         operation_id="search",
         summary="Search every entity",
@@ -624,7 +642,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
     )
     router.add_api_route(
         "/changes",
-        _changes_endpoint(api),
+        in_one_thread(_changes_endpoint(api)),
         methods=["GET"],
         operation_id="listChanges",
         summary="Changes after a sequence number",
@@ -668,7 +686,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
     graph_json, graph_svg = _graph_endpoints(api)
     router.add_api_route(
         "/graph",
-        graph_json,
+        in_one_thread(graph_json),
         methods=["GET"],
         operation_id="getGraph",
         summary="The prevention model as a graph",
@@ -678,7 +696,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
     )
     router.add_api_route(
         "/graph.svg",
-        graph_svg,
+        in_one_thread(graph_svg),
         methods=["GET"],
         operation_id="getGraphPicture",
         summary="The prevention model, drawn",
@@ -700,7 +718,7 @@ def build_router(api: "Api | None" = None) -> APIRouter:
     OFFERED[f"{api.prefix}/graph.svg"] = (SVG,)
     router.add_api_route(
         "/meta",
-        _meta_endpoint(api),
+        in_one_thread(_meta_endpoint(api)),
         methods=["GET"],
         operation_id="getMeta",
         summary="About the data set",
@@ -813,9 +831,7 @@ def _graph(conn: sa.Connection, query: graph.Query) -> dict[str, Any]:
 
 
 def _graph_endpoints(api: "Api") -> tuple[Callable[..., Response], Callable[..., Response]]:
-    def graph_json(
-        request: Request, conn: Annotated[sa.Connection, Depends(connection)], query: GraphQuery
-    ) -> Response:
+    def graph_json(request: Request, conn: sa.Connection, query: GraphQuery) -> Response:
         check_parameters(request, api.parameters(GRAPH_PARAMETERS))
         settings: Settings = request.app.state.settings
         model = rebase(_graph(conn, query), api.prefix)
@@ -832,9 +848,7 @@ def _graph_endpoints(api: "Api") -> tuple[Callable[..., Response], Callable[...,
             headers=api.headers(),
         )
 
-    def graph_svg(
-        request: Request, conn: Annotated[sa.Connection, Depends(connection)], query: GraphQuery
-    ) -> Response:
+    def graph_svg(request: Request, conn: sa.Connection, query: GraphQuery) -> Response:
         check_parameters(request, api.parameters(GRAPH_PARAMETERS))
         settings: Settings = request.app.state.settings
         model = rebase(_graph(conn, query), api.prefix)
@@ -879,7 +893,7 @@ MAX_SEQ = 2**63 - 1
 def _changes_endpoint(api: Api) -> Callable[..., Response]:
     def changes(
         request: Request,
-        conn: Annotated[sa.Connection, Depends(connection)],
+        conn: sa.Connection,
         since: Annotated[
             int,
             Query(
@@ -1008,7 +1022,7 @@ def _export_endpoint(api: Api) -> Callable[..., Response]:
 def _search_endpoint(api: Api) -> Callable[..., Response]:
     def search(
         request: Request,
-        conn: Annotated[sa.Connection, Depends(connection)],
+        conn: sa.Connection,
         q: Annotated[
             str,
             Query(
@@ -1110,7 +1124,7 @@ def _counts(conn: sa.Connection, last_seq: int, personal: bool) -> dict[str, int
 
 
 def _meta_endpoint(api: Api) -> Callable[..., Response]:
-    def meta(request: Request, conn: Annotated[sa.Connection, Depends(connection)]) -> Response:
+    def meta(request: Request, conn: sa.Connection) -> Response:
         check_parameters(request, api.parameters(set()))
         settings: Settings = request.app.state.settings
         state = sync.state(conn)

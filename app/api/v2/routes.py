@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
 from app import i18n
@@ -21,7 +21,7 @@ from app.api.problems import ProblemError
 from app.api.v1.collections import COLLECTION_LIST, Collection
 from app.api.v1.examples import EXAMPLE_RECORDS
 from app.api.v1.records import V2, published, table, versioned_href
-from app.api.v1.routes import Api, build_router, check_parameters, connection
+from app.api.v1.routes import Api, build_router, check_parameters, in_one_thread
 from app.api.v1.routes import _camel as camel
 from app.api.v1.routes import _last_modified as last_modified
 from app.api.v2 import schemas
@@ -80,7 +80,7 @@ def _evidence_endpoint(collection: Collection) -> Callable[..., Response]:
 
     def endpoint(
         request: Request,
-        conn: Annotated[sa.Connection, Depends(connection)],
+        conn: sa.Connection,
         id: Annotated[
             str,
             Path(description=f"The {singular}'s id", examples=[EXAMPLE_RECORDS[collection.entity]]),
@@ -121,7 +121,7 @@ def build_v2_router() -> APIRouter:
     for collection in COLLECTION_LIST:
         router.add_api_route(
             f"/{collection.path}/{{id}}/evidence",
-            _evidence_endpoint(collection),
+            in_one_thread(_evidence_endpoint(collection)),
             methods=["GET"],
             operation_id=f"get{camel(collection.entity)}Evidence",
             summary=f"The quotes behind one {collection.entity.replace('_', ' ')}'s values",

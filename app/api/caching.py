@@ -5,6 +5,7 @@ the exact bytes, so it changes exactly when the representation does.
 """
 
 import contextlib
+import functools
 import gzip
 import hashlib
 import os
@@ -59,6 +60,12 @@ def _not_modified_since(header: str, last_modified: datetime) -> bool:
     return last_modified.replace(microsecond=0) <= since
 
 
+@functools.lru_cache(maxsize=64)
+def _http_date(moment: datetime) -> str:
+    # One value per data set state, asked for by every response: formatted once.
+    return format_datetime(moment, usegmt=True)
+
+
 def _validators(
     identity_etag: str, use_gzip: bool, max_age: int, last_modified: datetime | None
 ) -> tuple[dict[str, str], set[str]]:
@@ -73,7 +80,7 @@ def _validators(
         "Vary": "Accept, Accept-Encoding",
     }
     if last_modified is not None:
-        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+        headers["Last-Modified"] = _http_date(last_modified)
     return headers, {identity_etag, gzipped_etag}
 
 

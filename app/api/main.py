@@ -188,6 +188,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Strong Cities Open Data API",
         lifespan=lifespan,
+        # The API exports no OpenTelemetry data; left on, FastAPI asks the global providers
+        # whether to trace, on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

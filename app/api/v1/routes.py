@@ -2,6 +2,7 @@
 change feed, the export and meta. /v1 and /v2 are built by the same code (`build_router(api)`):
 what differs between them is in `Api` (path prefix, wire schemas, languages)."""
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -172,9 +173,8 @@ OFFERED: dict[str, tuple[str, ...]] = {}
 """Route path -> the media types it answers in, first preferred; a route not named answers JSON."""
 
 
-def _accepted(request: Request) -> list[tuple[str, float]]:
+def _accepted(accept: str | None) -> list[tuple[str, float]]:
     """The Accept header as (media range, quality) pairs; no header accepts anything."""
-    accept = request.headers.get("accept")
     if not accept:
         return [("*/*", 1.0)]
     ranges = []
@@ -203,7 +203,21 @@ def _quality(media: str, ranges: list[tuple[str, float]]) -> float:
 
 def preferred(request: Request, offered: tuple[str, ...]) -> str | None:
     """The offered media type the client prefers (ties: the first offered), or None."""
-    ranges = _accepted(request)
+    accept = request.headers.get("accept")
+    if accept is not None and len(accept) > CACHED_ACCEPT_LENGTH:
+        return _preferred.__wrapped__(accept, offered)
+    return _preferred(accept, offered)
+
+
+CACHED_ACCEPT_LENGTH = 256
+"""Longer Accept headers are parsed each time (the cache's memory stays small)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _preferred(accept: str | None, offered: tuple[str, ...]) -> str | None:
+    # Kept per Accept header: clients send a handful of distinct ones, and parsing it on every
+    # request cost as much as reading a record.
+    ranges = _accepted(accept)
     best, best_quality = None, 0.0
     for media in offered:
         quality = max(

@@ -72,6 +72,16 @@ def narrow(text: Mapping[str, Any] | None, wanted: Iterable[str]) -> dict[str, A
     return {}
 
 
+def reader_languages(lang: str | None, accept_language: str | None) -> list[str] | None:
+    """The reader's languages, best first: `lang` (`*`: every one) wins over Accept-Language;
+    None when neither names one (every text in every language)."""
+    if lang is not None:
+        return None if lang == "*" else [lang]
+    if accept_language:
+        return parse_accept_language(accept_language) or None
+    return None
+
+
 def parse_accept_language(header: str) -> list[str]:
     """Primary language subtags of an Accept-Language header (RFC 9110 section 12.5.4), best
     first; `*` and ranges with q=0 are dropped, malformed parts ignored."""

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.caching import RENDERED, Rendered, respond
 from app.api.loop_reads import UNREADABLE, LoopReads, Statement
-from app.api.problems import ProblemError, server_busy
+from app.api.problems import ProblemError
 from app.models import table
 
 _STATE = table("dataset_state")
@@ -71,9 +71,6 @@ class ResponseCache:
             return
         try:
             version = await self._data_version(scope["app"])
-        except sa.exc.TimeoutError:  # no connection came free in DB_POOL_TIMEOUT
-            await server_busy(Request(scope, receive))(scope, receive, send)
-            return
         except UNREADABLE:
             await self.app(scope, receive, send)  # the endpoint answers the outage as usual
             return
@@ -118,7 +115,7 @@ class ResponseCache:
             return
         try:
             still = await self._data_version(scope["app"])
-        except (*UNREADABLE, sa.exc.TimeoutError):
+        except UNREADABLE:
             return
         if still == version:
             self._keep(key, version, rendered)

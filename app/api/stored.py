@@ -26,7 +26,7 @@ from app.api.v1.records import COLLECTIONS, V1, V2, published
 from app.api.v1.routes import V1_API, preferred
 from app.api.v2.routes import V2_API
 from app.models import table
-from app.representation import COLUMN, LANGUAGES, TABLE, as_bytes, narrowed, split_languages
+from app.representation import COLUMN, LANGUAGES, TABLE, as_bytes, shown
 
 ENTITY_OF = {collection: entity for entity, collection in COLLECTIONS.items()}
 VERSIONS = {V1: V1_API, V2: V2_API}
@@ -77,16 +77,16 @@ class StoredRecords:
         query: bytes = scope.get("query_string", b"")
         if api == V1:
             return (api, entity, parts[3], None) if not query else None
-        if query:
-            lang = LANG_ONLY.fullmatch(query)
-            if lang is None:
-                return None
-            chosen = lang.group(1).decode()
-            return api, entity, parts[3], None if chosen == "*" else [chosen]
-        # Without `lang`, the first Accept-Language header chooses (as the endpoint reads it).
-        header = next((v for k, v in scope["headers"] if k == b"accept-language"), b"")
-        languages = i18n.parse_accept_language(header.decode("latin-1")) if header else None
-        return api, entity, parts[3], languages or None
+        lang = LANG_ONLY.fullmatch(query) if query else None
+        if query and lang is None:
+            return None
+        # The first Accept-Language header, as the endpoint reads it.
+        header = next((v for k, v in scope["headers"] if k == b"accept-language"), None)
+        languages = i18n.reader_languages(
+            lang.group(1).decode() if lang else None,
+            header.decode("latin-1") if header is not None else None,
+        )
+        return api, entity, parts[3], languages
 
     async def _answer(
         self,
@@ -117,18 +117,12 @@ class StoredRecords:
             return False
         if row is None or row[0] is None:
             return False
-        body, held, loaded_at = as_bytes(row[0]), row[1], row[2]
-        shown: set[str] = set()
-        if api == V2:
-            if languages is None:
-                shown = set(split_languages(held))
-            else:
-                body, shown = narrowed(entity, body, languages)
+        document = shown(entity, record_id, as_bytes(row[0]), row[1], api, languages)
         rendered = render_representation(
-            body,
-            last_modified=loaded_at,
+            document.body,
+            last_modified=row[2],
             max_age=settings.cache_max_age,
-            headers=VERSIONS[api].headers(None, shown),
+            headers=VERSIONS[api].headers(None, document.languages),
         )
         setattr(request.state, RENDERED, rendered)  # for the response cache to keep
         await respond(request, rendered)(scope, receive, send)

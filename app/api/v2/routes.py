@@ -53,12 +53,7 @@ async def negotiate_language(
         ),
     ] = None,
 ) -> None:
-    if lang is not None:
-        request.state.languages = None if lang == "*" else [lang]
-    elif accept_language:
-        request.state.languages = i18n.parse_accept_language(accept_language) or None
-    else:
-        request.state.languages = None
+    request.state.languages = i18n.reader_languages(lang, accept_language)
 
 
 V2_API = Api(

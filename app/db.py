@@ -49,6 +49,7 @@ def create_engine(
     read_only: bool = False,
     statement_timeout: float | None = None,
     pool: PoolLimits | None = None,
+    sqlite_mmap_mb: int = 0,
     **kwargs: Any,
 ) -> sa.Engine:
     """An engine with the settings this project relies on, on either database."""
@@ -67,7 +68,7 @@ def create_engine(
     kwargs.setdefault("json_deserializer", orjson.loads)
     if url.get_backend_name() != "sqlite":
         return _postgresql_engine(url, read_only, statement_timeout, **kwargs)
-    return _sqlite_engine(url, read_only, **kwargs)
+    return _sqlite_engine(url, read_only, sqlite_mmap_mb, **kwargs)
 
 
 def _json_dumps(value: Any) -> str:
@@ -98,12 +99,21 @@ def _postgresql_engine(
     return engine
 
 
+def mmap_pragma(megabytes: int) -> str:
+    """The pragma that has SQLite read the first `megabytes` of the file through a memory map.
+
+    A page read through the map costs no read() call and no copy into the connection's own
+    page cache, which each pooled connection would otherwise fill again: a cold filtered list
+    at 100,000 records read its pages 3.9 times faster (docs/PERFORMANCE.md)."""
+    return f"PRAGMA mmap_size = {megabytes * 1024 * 1024}"
+
+
 def _is_sqlite_uri(url: sa.URL) -> bool:
     """`sqlite:///file:PATH?mode=ro&uri=true`: the database part is a SQLite URI, not a path."""
     return str(url.query.get("uri", "")).lower() in ("true", "1")
 
 
-def _sqlite_engine(url: sa.URL, read_only: bool, **kwargs: Any) -> sa.Engine:
+def _sqlite_engine(url: sa.URL, read_only: bool, mmap_mb: int, **kwargs: Any) -> sa.Engine:
     path = url.database
     if _is_sqlite_uri(url):
         # The caller wrote the URI, options and all; it names no folder to create (taken as a
@@ -130,6 +140,8 @@ def _sqlite_engine(url: sa.URL, read_only: bool, **kwargs: Any) -> sa.Engine:
         if not read_only:
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if mmap_mb:
+            cursor.execute(mmap_pragma(mmap_mb))
         cursor.close()
         # The deadline lives with the connection (its pool record), so it follows the
         # connection from thread to thread, whichever thread runs the statement.

@@ -1,15 +1,21 @@
-"""Records answered from their stored documents on the event loop (app/api/stored.py) are the
-endpoint's answers, byte for byte, headers included; whatever that layer does not serve, the
-endpoint still answers."""
+"""Records and list pages answered from their stored documents on the event loop
+(app/api/stored.py) are the endpoints' answers, byte for byte, headers included; whatever that
+layer does not serve, the endpoints still answer."""
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from app.api import loop_reads
 from app.api.main import create_app
-from app.api.stored import StoredRecords
+from app.api.stored import StoredDocuments
+from app.db import create_engine
+from app.loader import load
 from app.settings import Settings
+from tests.conftest import SEEDS
 from tests.live import client, live_app
 from tests.test_response_cache import HOST, _answer, _requests
 
@@ -27,6 +33,45 @@ RECORDS = [
     "/v2/contact-points/mhtconsult-email",
 ]
 """Requests the layer answers (the plain form of a record)."""
+
+LISTS = [
+    "/v1/organisations",
+    "/v1/organisations?country=dk",
+    "/v1/organisations?country=dk&limit=5",
+    "/v2/organisations?limit=7&country=dk&lang=fr",
+    "/v2/practices?kind=programme",
+    "/v1/practices?kind=training&limit=2",
+    "/v2/cities?theme=integration&lang=*",
+    "/v1/organisations?source=who-does-what-in-denmark&limit=3",
+    "/v2/sources?kind=city_profile",
+    "/v1/contact-points?organisation=dignity",  # one of its three identifies a person
+    "/v2/contact-points?limit=3",
+]
+"""List pages the layer answers (filters by an id or a vocabulary value, limit, cursor, v2's
+lang); each page's `next` link is asked too, with its cursor."""
+
+LISTS_PASSED_ON = [
+    "/v1/organisations?country=dk&country=se",
+    "/v1/organisations?country=",
+    "/v1/organisations?country=nowhere",  # an empty page
+    "/v1/organisations?limit=0",
+    "/v1/organisations?limit=501",
+    "/v1/organisations?limit=05",
+    "/v1/organisations?limit=5&limit=6",
+    "/v1/organisations?cursor=bogus",
+    "/v1/organisations?kind=nonsense",
+    "/v1/organisations?q=police",
+    "/v1/organisations?format=csv",
+    "/v1/organisations?updated_since=2020-01-01",
+    "/v1/organisations?lang=fr",  # v1 takes no `lang`
+    "/v1/cities?scn_member=true",
+    "/v2/organisations?lang=FR",
+    "/v2/organisations?expand=country",
+    "/v2/organisations?unknown=1",
+    "/v3/organisations",
+    "/v1/towns",
+]
+"""List requests it leaves to the endpoint (which answers them as before)."""
 
 PERSONAL = [
     "/v1/contact-points/psp-training-contact-email",
@@ -51,9 +96,9 @@ PASSED_ON = [
 """Requests it leaves to the endpoint (which answers them as before)."""
 
 
-def _stored_layer(app: object) -> StoredRecords:
+def _stored_layer(app: object) -> StoredDocuments:
     layer = app.middleware_stack  # type: ignore[attr-defined]
-    while not isinstance(layer, StoredRecords):
+    while not isinstance(layer, StoredDocuments):
         layer = layer.app
     return layer
 
@@ -61,7 +106,7 @@ def _stored_layer(app: object) -> StoredRecords:
 @pytest.fixture(params=[False, True], ids=["personal-withheld", "personal-published"])
 def servers(
     loaded_url: str, request: pytest.FixtureRequest
-) -> Iterator[tuple[httpx.Client, httpx.Client, StoredRecords, bool]]:
+) -> Iterator[tuple[httpx.Client, httpx.Client, StoredDocuments, bool]]:
     """(from stored documents, from the endpoint) clients of two servers on one database, with
     no response cache (each answer is made afresh), the first one's layer, and whether they
     publish personal contact points."""
@@ -82,12 +127,26 @@ def servers(
         yield stored, endpoint, _stored_layer(stored_app), request.param
 
 
+def _with_next_pages(client: httpx.Client, urls: list[str]) -> list[str]:
+    """`urls` and the second page of each that has one (its cursor is the endpoint's)."""
+    out = []
+    for url in urls:
+        out.append(url)
+        following = client.get(url, headers={"Host": HOST}).json()["links"]["next"]
+        if following:
+            out.append(following)
+    return out
+
+
 def test_stored_answers_are_the_endpoints(
-    servers: tuple[httpx.Client, httpx.Client, StoredRecords, bool],
+    servers: tuple[httpx.Client, httpx.Client, StoredDocuments, bool],
 ) -> None:
     stored, endpoint, layer, personal = servers
-    answered = [*RECORDS, *PERSONAL] if personal else RECORDS
+    lists = _with_next_pages(endpoint, LISTS)
+    assert len(lists) > len(LISTS) + 3, "some pages have a next page, asked with its cursor"
+    answered = [*RECORDS, *PERSONAL, *lists] if personal else [*RECORDS, *lists]
     passed_on = PASSED_ON if personal else [*PERSONAL, *PASSED_ON]
+    passed_on += LISTS_PASSED_ON
     for url in answered:
         before = layer.answered
         assert stored.get(url).status_code == 200
@@ -96,7 +155,7 @@ def test_stored_answers_are_the_endpoints(
         before = layer.answered
         stored.get(url)
         assert layer.answered == before, url
-    for url in [*RECORDS, *PERSONAL, *PASSED_ON]:
+    for url in [*RECORDS, *PERSONAL, *PASSED_ON, *lists, *LISTS_PASSED_ON]:
         variants = (
             _requests(endpoint, url)
             if endpoint.get(url, headers={"Host": HOST}).status_code == 200
@@ -113,7 +172,7 @@ def test_stored_answers_are_the_endpoints(
 
 
 def test_requests_it_does_not_serve_reach_the_endpoint(
-    servers: tuple[httpx.Client, httpx.Client, StoredRecords, bool],
+    servers: tuple[httpx.Client, httpx.Client, StoredDocuments, bool],
 ) -> None:
     stored, _, layer, _ = servers
     for url in ["/v2/cities/viborg?expand=country", "/v1/cities/viborg?limit=1", "/v1/meta"]:
@@ -121,3 +180,34 @@ def test_requests_it_does_not_serve_reach_the_endpoint(
     assert layer.answered == 0
     assert stored.get("/v1/cities/viborg?limit=1").status_code == 400  # the endpoint's check
     assert stored.get("/v2/cities/viborg?expand=country").json()["country"]["record"]["id"] == "dk"
+
+
+@pytest.fixture
+def sqlite_loaded_url(migrated_sqlite_file: Path, tmp_path: Path) -> str:
+    path = tmp_path / "loaded.sqlite3"
+    shutil.copy(migrated_sqlite_file, path)
+    url = f"sqlite:///{path}"
+    engine = create_engine(url)
+    load(engine, SEEDS)
+    engine.dispose()
+    return url
+
+
+def test_a_long_sqlite_read_goes_to_the_endpoint(
+    sqlite_loaded_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read on the loop that outlasts its budget is stopped and left to the endpoint (which
+    runs it in a thread): the client gets the same answer, and the loop keeps its connection."""
+    app = create_app(Settings(database_url=sqlite_loaded_url, response_cache_mb=0))
+    with live_app(app) as base, client(base) as http:
+        layer = _stored_layer(app)
+        expected = _answer(http.get("/v1/organisations?country=dk", headers={"Host": HOST}))
+        assert layer.answered == 1
+        connection = app.state.loop_reads.sqlite
+        monkeypatch.setattr(loop_reads, "SQLITE_BUDGET_S", -1.0)  # every read is over budget
+        over = _answer(http.get("/v1/organisations?country=dk", headers={"Host": HOST}))
+        assert (over, layer.answered) == (expected, 1)
+        monkeypatch.undo()
+        assert _answer(http.get("/v1/organisations?country=dk", headers={"Host": HOST})) == expected
+        assert layer.answered == 2
+        assert app.state.loop_reads.sqlite is connection

@@ -1,13 +1,14 @@
 """Short reads made on the event loop, on a connection of the server's own.
 
 Some reads take less time than handing them to a worker thread does: the data version the
-response cache checks on every request, and a record's stored document (one primary-key read).
-They run here, on the event loop's thread, one statement each, so each sees one committed state
-of the data without a transaction around it:
+response cache checks on every request, a record's stored document (one primary-key read), a
+plain list page's documents (one keyset query). They run here, on the event loop's thread, one
+statement each, so each sees one committed state of the data without a transaction around it:
 - SQLite: one connection of its own (outside the engine's pool), in autocommit (each statement
   reads the latest commit), that never waits for a lock: a file locked by another process
   would stall the whole loop, so a busy read fails at once and the endpoint, in its thread,
-  waits for the lock instead;
+  waits for the lock instead; and a read that runs past SQLITE_BUDGET_S is stopped and left to
+  the endpoint too, so one slow filter does not hold up the worker's other requests;
 - PostgreSQL: one psycopg AsyncConnection in autocommit, awaited on the loop: no thread hop, no
   pool checkout, no pre-ping. Its statements are queued on it, one round trip each, so it does
   not wait for locks either (`lock_timeout` of 1 ms: a table locked by a migration would hold
@@ -19,55 +20,99 @@ unavailable, as usual.
 """
 
 import sqlite3
+import time
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 
-from app.db import CONNECT_TIMEOUT_S
+from app.db import CONNECT_TIMEOUT_S, SQLITE_PROGRESS_STEPS, mmap_pragma
 
 STATEMENT_TIMEOUT_MS = 1000  # each read is one short statement; a slow one is a sick database
-UNREADABLE = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error, OSError)
-"""Errors of a read on the loop: the database is down or unreadable."""
+SQLITE_BUDGET_S = 0.05
+"""A read on SQLite that takes longer is stopped (it would hold up every other request on the
+loop) and left to the endpoint, which runs it in a thread under the request's deadline."""
+
+
+class OverBudget(Exception):
+    """A SQLite read stopped at SQLITE_BUDGET_S."""
+
+
+UNREADABLE = (sqlite3.Error, psycopg.Error, OSError, OverBudget)
+"""Errors of a read on the loop: the database is down or unreadable, or the read was long."""
 
 
 class LoopReads:
     """The connection for reads on the event loop, opened on first use."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, sqlite_mmap_mb: int = 0) -> None:
         self.engine = engine
+        self.sqlite_mmap_mb = sqlite_mmap_mb
         self.dialect = engine.dialect
         self.sqlite: Any = None
+        self.deadline = 0.0  # of the SQLite read under way (time.monotonic)
         self.postgresql: psycopg.AsyncConnection[Any] | None = None
 
     async def fetchone(self, statement: "Statement", **values: Any) -> tuple[Any, ...] | None:
         """The first row of `statement` with `values` for its parameters."""
+        rows = await self._rows(statement, values, many=False)
+        return rows[0] if rows else None
+
+    async def fetchall(self, statement: "Statement", **values: Any) -> list[tuple[Any, ...]]:
+        """Every row of `statement` with `values` for its parameters."""
+        return await self._rows(statement, values, many=True)
+
+    async def _rows(
+        self, statement: "Statement", values: dict[str, Any], *, many: bool
+    ) -> list[tuple[Any, ...]]:
         sql, parameters = statement.bound(values)
         if self.dialect.name == "sqlite":
-            row = self._sqlite_fetchone(sql, parameters)
+            rows = self._sqlite_rows(sql, parameters, many)
         else:
-            row = await self._postgresql_fetchone(sql, parameters)
-        return None if row is None else statement.converted(row)
+            rows = await self._postgresql_rows(sql, parameters, many)
+        return [statement.converted(row) for row in rows]
 
-    def _sqlite_fetchone(self, sql: str, parameters: Any) -> tuple[Any, ...] | None:
+    def _sqlite_rows(self, sql: str, parameters: Any, many: bool) -> list[Any]:
         if self.sqlite is None:
-            (database, *_), options = self.dialect.create_connect_args(self.engine.url)
-            self.sqlite = sqlite3.connect(
-                database,
-                timeout=0,
-                isolation_level=None,
-                check_same_thread=False,
-                uri=bool(options.get("uri")),
-            )
+            self.sqlite = self._sqlite_connect()
+        self.deadline = time.monotonic() + SQLITE_BUDGET_S
         try:
-            row = self.sqlite.execute(sql, parameters).fetchone()
-        except sqlite3.Error:
-            broken, self.sqlite = self.sqlite, None
-            broken.close()
+            cursor = self.sqlite.execute(sql, parameters)
+            if many:
+                return cursor.fetchall()
+            row = cursor.fetchone()
+            return [] if row is None else [row]
+        except sqlite3.OperationalError as error:
+            if time.monotonic() > self.deadline and "interrupted" in str(error):
+                raise OverBudget from error  # the connection is sound: keep it
+            self._drop_sqlite()
             raise
-        return None if row is None else tuple(row)
+        except sqlite3.Error:
+            self._drop_sqlite()
+            raise
 
-    async def _postgresql_fetchone(self, sql: str, parameters: Any) -> tuple[Any, ...] | None:
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        (database, *_), options = self.dialect.create_connect_args(self.engine.url)
+        connection = sqlite3.connect(
+            database,
+            timeout=0,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=bool(options.get("uri")),
+        )
+        if self.sqlite_mmap_mb:
+            connection.execute(mmap_pragma(self.sqlite_mmap_mb))
+        connection.set_progress_handler(
+            lambda: 1 if time.monotonic() > self.deadline else 0, SQLITE_PROGRESS_STEPS
+        )
+        return connection
+
+    def _drop_sqlite(self) -> None:
+        broken, self.sqlite = self.sqlite, None
+        if broken is not None:
+            broken.close()
+
+    async def _postgresql_rows(self, sql: str, parameters: Any, many: bool) -> list[Any]:
         if self.postgresql is None:
             url = self.engine.url.set(drivername="postgresql")
             self.postgresql = await psycopg.AsyncConnection.connect(
@@ -80,13 +125,15 @@ class LoopReads:
         connection = self.postgresql
         try:
             cursor = await connection.execute(sql, parameters)
+            if many:
+                return await cursor.fetchall()
             row = await cursor.fetchone()
+            return [] if row is None else [row]
         except psycopg.Error:
             if connection.closed or connection.broken:
                 self.postgresql = None
                 await connection.close()
             raise
-        return None if row is None else tuple(row)
 
     async def close(self) -> None:
         if self.sqlite is not None:

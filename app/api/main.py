@@ -29,7 +29,7 @@ from app.api.hsds.openapi import hsds_openapi
 from app.api.loop_reads import LoopReads
 from app.api.openapi import CONTRACTS
 from app.api.response_cache import ResponseCache
-from app.api.stored import StoredRecords
+from app.api.stored import StoredDocuments
 from app.api.v1.records import V1
 from app.api.v1.routes import build_router, check_accept
 from app.api.v2.routes import build_v2_router
@@ -203,8 +203,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         read_only=True,
         statement_timeout=settings.request_timeout,
         pool=_pool_limits(settings),
+        sqlite_mmap_mb=settings.sqlite_mmap_mb,
     )
-    app.state.loop_reads = LoopReads(app.state.engine)
+    app.state.loop_reads = LoopReads(app.state.engine, sqlite_mmap_mb=settings.sqlite_mmap_mb)
 
     app.add_exception_handler(problems.ProblemError, problems.on_problem)
     app.add_exception_handler(StarletteHTTPException, problems.on_http_exception)
@@ -312,7 +313,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: HttpPolicy sees every request first, CORS answers preflights; the response
     # cache sits right in front of the router, so hits get the same headers from the layers above,
     # and behind it the stored records answer plain record requests before the router.
-    app.add_middleware(StoredRecords)
+    app.add_middleware(StoredDocuments)
     app.add_middleware(
         ResponseCache, max_bytes=settings.response_cache_mb * 1024 * 1024, accepts=check_accept
     )

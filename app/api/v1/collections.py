@@ -23,8 +23,9 @@ Condition = Callable[[sa.Table, list[Any]], sa.ColumnElement[bool]]
 
 def storable(values: list[Any]) -> list[Any]:
     """The values a stored record could have: a NUL character is in no id (and PostgreSQL
-    refuses it in a query), so such a value simply matches nothing."""
-    plain = [getattr(v, "value", v) for v in values]
+    refuses it in a query), so such a value simply matches nothing. A bound parameter (a
+    statement compiled once for many values, app/api/stored.py) is kept as it is."""
+    plain = [v if isinstance(v, sa.BindParameter) else getattr(v, "value", v) for v in values]
     return [v for v in plain if not (isinstance(v, str) and "\x00" in v)]
 
 

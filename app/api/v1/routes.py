@@ -276,7 +276,7 @@ def _last_modified(conn: sa.Connection) -> datetime | None:
     return loaded_at
 
 
-def _page_links(request: Request, next_cursor: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+def page_links(request: Request, next_cursor: str | None) -> tuple[dict[str, Any], dict[str, str]]:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
     self_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     links: dict[str, Any] = {"self": self_url, "next": None}
@@ -364,7 +364,7 @@ def _list_endpoint(collection: Collection, api: Api) -> Callable[..., Response]:
             if len(ids) > limit
             else None
         )
-        links, headers = _page_links(request, next_cursor)
+        links, headers = page_links(request, next_cursor)
         headers |= api.headers(ctx, languages)
         return cacheable(
             request,
@@ -1106,7 +1106,7 @@ def _search_endpoint(api: Api) -> Callable[..., Response]:
             for hit in hits[:limit]
             if (hit["entity_type"], hit["entity_id"]) in names
         ]
-        links, headers = _page_links(request, next_cursor)
+        links, headers = page_links(request, next_cursor)
         return cacheable(
             request,
             {"query": " ".join(words), "data": data, "next_cursor": next_cursor, "links": links},

@@ -10,9 +10,6 @@ import typer
 
 from app import migrate
 from app.db import create_engine, read_transaction
-from app.loader import LoadError, load
-from app.progress import Tracker
-from app.seed_reader import SeedError
 from app.settings import get_settings
 
 cli = typer.Typer(
@@ -161,6 +158,10 @@ def load_command(
     database: DatabaseOption = None,
 ) -> None:
     """Validate the seed files, then make the database hold exactly them, logging each change."""
+    from app.loader import LoadError, load
+    from app.progress import Tracker
+    from app.seed_reader import SeedError
+
     settings = get_settings()
     folder = path or settings.seeds_dir
     url = _database_url(database)
@@ -209,6 +210,8 @@ def synth_command(
     Refuses a database that already holds a data set unless --force is given."""
     import time
 
+    from app.loader import LoadError
+    from app.progress import Tracker
     from app.synth import SynthError, synthesise
 
     url = _database_url(database)
@@ -275,6 +278,7 @@ def export_command(
     """Write every current record as NDJSON (the same lines as /v2/export, or /v1/export with
     --api v1), from one snapshot."""
     from app.api.v1.records import COLLECTIONS
+    from app.progress import Tracker
     from app.sync import export_count, export_lines
 
     if api not in ("v1", "v2"):
@@ -374,6 +378,7 @@ def mirror_command(
     """Copy a publisher's API into a local database and keep it in sync (see docs/SYNC.md)."""
     import signal
 
+    from app.loader import LoadError
     from app.mirror import Mirror, MirrorError
 
     stop = False
@@ -412,7 +417,7 @@ def history_prune(
     database: DatabaseOption = None,
 ) -> None:
     """Forget all but the last KEEP changes; clients further behind must take a new snapshot."""
-    from app.loader import prune_history
+    from app.loader import LoadError, prune_history
 
     url = _database_url(database)
     engine = create_engine(url)

@@ -27,7 +27,7 @@ from app.loader import OWNED_LINKS, RECORD_LINKS, RecordWriter, stored_digest, w
 from app.models import ENTITIES
 from app.models import table as _table
 from app.progress import Tracker
-from app.sync import record_rows
+from app.record_rows import record_rows
 
 USER_AGENT = "scn-mirror/1"
 

@@ -602,3 +602,33 @@ ENTITIES: dict[str, type[Record]] = {
     "contact_point": ContactPoint,
 }
 """Every published entity, by the name used in citations and the change log."""
+
+
+LIST_FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "source": ("kind", "language"),
+    "theme": ("scheme",),
+    "action_plan": ("country_id", "status"),
+    "legal_basis": ("country_id",),
+    "city": ("country_id",),
+    "organisation": ("country_id", "city_id", "kind", "sector", "level", "parent_id"),
+    "cooperation": ("country_id", "city_id", "kind", "scope", "model_id", "legal_basis_id"),
+    "practice": ("country_id", "kind", "status", "funding_kind", "parent_id", "predecessor_id"),
+    "contact_point": ("kind", "organisation_id", "practice_id"),
+}
+"""Per entity: the columns its list is filtered by (app/api/v1/collections.py, `column_in`).
+Each is indexed together with `id` (revision 0009), so a page (`WHERE column = ? AND id > ?
+ORDER BY id LIMIT n`) reads its rows in order from the index and stops after n, however many
+records match; indexed alone, every match was read and sorted."""
+
+
+def _index_filter_columns_with_id() -> None:
+    for entity, columns in LIST_FILTER_COLUMNS.items():
+        t = table(entity)
+        for column in columns:
+            alone = [i for i in t.indexes if [c.name for c in i.columns] == [column]]
+            for index in alone:
+                t.indexes.discard(index)
+            sa.Index(None, t.c[column], t.c.id)
+
+
+_index_filter_columns_with_id()

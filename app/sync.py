@@ -12,17 +12,15 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from app import representation
-from app.api.evidence import evidence_of, evidence_rows
+from app.api.evidence import evidence_of
 from app.api.v1.records import V1, published, table, versioned_href
 from app.db import in_recovery, set_deadline
-from app.loader import PLAIN_FIELDS, EntityRows
 from app.migrate import head_revision
 from app.models import ENTITIES
 
@@ -96,7 +94,7 @@ def changes(
         if refuse_future:
             raise SinceInFuture(since, last_seq)
     if since >= last_seq:  # nothing after it (and no query with a number past any column's range)
-        return _page(since, last_seq, history_start, [], limit)
+        return page(since, last_seq, history_start, [], limit)
     rows = connection.execute(
         _page_query(api, personal_contacts), {"since": since, "last_seq": last_seq, "limit": limit}
     ).all()
@@ -104,7 +102,22 @@ def changes(
     # the record and list endpoints do, from their rows.
     missing = [row for row in rows if row.op == "upsert" and row.body is None and row.published]
     fallback = _current_documents(connection, missing, personal_contacts, api, languages)
-    quotes = _evidence_of_rows(connection, rows, api) if with_evidence else {}
+    quotes = _evidence_of_rows(connection, rows, api) if with_evidence else None
+    items = page_items(rows, api, languages, fallback, quotes)
+    return page(since, last_seq, history_start, items, limit)
+
+
+def page_items(
+    rows: Any,
+    api: str,
+    languages: list[str] | None,
+    fallback: dict[tuple[str, str], representation.Document],
+    quotes: dict[tuple[str, str], list[dict[str, Any]]] | None,
+) -> list[dict[str, Any]]:
+    """The items of a page of the feed, from the rows of its statement (`_page_query`): each
+    upsert with its record as API `api` shows it to a reader of `languages` (the stored
+    document, else its `fallback`; with its evidence from `quotes` if that is given), and an
+    upsert of a record that is not published as a delete."""
     items = []
     for row in rows:
         key = (row.entity_type, row.entity_id)
@@ -127,7 +140,7 @@ def changes(
         if document is None:
             if op == "upsert":
                 op = "delete"  # not published (a personal contact point): gone for this reader
-        elif with_evidence:
+        elif quotes is not None:
             # As in the export: the record, and beside its fields the quotes behind them.
             record = orjson.Fragment(document.with_member("evidence", quotes.get(key, [])))
         else:
@@ -144,7 +157,7 @@ def changes(
                 "record": record,
             }
         )
-    return _page(since, last_seq, history_start, items, limit)
+    return items
 
 
 @functools.cache
@@ -153,6 +166,60 @@ def _page_query(api: str, personal_contacts: bool) -> sa.Select[Any]:
     `last_seq`, at most `limit`) that no later change of its record supersedes, with its
     record's stored document (for an upsert) and whether the record is published (personal
     contact points may be withheld). Built once: building it cost more than running it."""
+    return _feed_select(api, personal_contacts, sa.bindparam("last_seq"))
+
+
+EVIDENCE_COLUMNS = (
+    "field_path",
+    "source_id",
+    "document",
+    "section",
+    "quote",
+    "quote_start",
+    "quote_end",
+)
+"""The columns of an evidence item (app.api.evidence.evidence_item) in `feed_page_query`."""
+
+
+def feed_page_query(api: str, personal_contacts: bool, with_evidence: bool) -> sa.Select[Any]:
+    """`_page_query` up to the data set's last change, and beside each change the data set's
+    `last_seq`, `history_start` and `loaded_at`: a page and its state in one statement, for a
+    reader without a transaction around its statements (app/api/stored.py). With evidence:
+    one row per evidence item of each upsert's record (by evidence id; one row with none for a
+    change without), its columns named `evidence_<column>` (EVIDENCE_COLUMNS, then `id`)."""
+    state = table("dataset_state")
+
+    def current(column: str) -> Any:
+        return sa.select(state.c[column]).where(state.c.id == 1).scalar_subquery()
+
+    page = _feed_select(api, personal_contacts, current("last_seq")).add_columns(
+        current("last_seq").label("last_seq"),
+        current("history_start").label("history_start"),
+        current("loaded_at").label("loaded_at"),
+    )
+    if not with_evidence:
+        return page
+    changes = page.cte("page")
+    evidence, source = table("evidence"), table("source")
+    found = sa.and_(
+        changes.c.op == "upsert",
+        evidence.c.entity_type == changes.c.entity_type,
+        evidence.c.entity_id == changes.c.entity_id,
+    )
+    columns = [
+        (source.c.document if name == "document" else evidence.c[name]).label(f"evidence_{name}")
+        for name in (*EVIDENCE_COLUMNS, "id")
+    ]
+    return (
+        sa.select(changes, *columns)
+        .select_from(changes)
+        .outerjoin(evidence, found)
+        .outerjoin(source, source.c.id == evidence.c.source_id)
+        .order_by(changes.c.seq, evidence.c.id)
+    )
+
+
+def _feed_select(api: str, personal_contacts: bool, last_seq: Any) -> sa.Select[Any]:
     change, r = table("change"), table(representation.TABLE)
     later = change.alias("later")
     superseded = (
@@ -193,7 +260,7 @@ def _page_query(api: str, personal_contacts: bool) -> sa.Select[Any]:
         query.add_columns(published_now.label("published"))
         .where(
             change.c.seq > sa.bindparam("since"),
-            change.c.seq <= sa.bindparam("last_seq"),
+            change.c.seq <= last_seq,
             ~superseded,
         )
         .order_by(change.c.seq)
@@ -201,7 +268,14 @@ def _page_query(api: str, personal_contacts: bool) -> sa.Select[Any]:
     )
 
 
-def _page(
+def page_links(api: str, since: int, limit: int, next_since: int) -> dict[str, str]:
+    return {
+        "self": f"{api}/changes?since={since}&limit={limit}",
+        "next": f"{api}/changes?since={next_since}&limit={limit}",
+    }
+
+
+def page(
     since: int, last_seq: int, history_start: int, items: list[dict[str, Any]], limit: int
 ) -> dict[str, Any]:
     full = len(items) == limit
@@ -341,175 +415,3 @@ def _json_default(value: Any) -> Any:
 
 
 # --- a v2 record back into rows (for the mirror) ----------------------------------------------
-
-
-def _id(ref: dict[str, Any] | None) -> str | None:
-    return ref["id"] if ref else None
-
-
-def _partial(prefix: str, value: dict[str, Any] | None) -> dict[str, Any]:
-    if value is None:
-        return {prefix: None, f"{prefix}_precision": None}
-    return {prefix: date.fromisoformat(value["date"]), f"{prefix}_precision": value["precision"]}
-
-
-def _decimal(value: float | int | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def _pick(record: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {name: record[name] for name in names}
-
-
-def record_rows(
-    entity: str, r: dict[str, Any], evidence: list[dict[str, Any]] | None = None
-) -> EntityRows:
-    """The database rows of a v2 record (as /v2/<collection>/{id} or /v2/export give it, with
-    every language)."""
-    rid = r["id"]
-    links: dict[str, list[dict[str, Any]]] = {}
-    match entity:
-        case "source":
-            row = _pick(r, *PLAIN_FIELDS["source"])
-            row |= _partial("last_modified", r["last_modified"])
-        case "theme":
-            row = _pick(r, *PLAIN_FIELDS["theme"])
-        case "country":
-            row = _pick(r, *PLAIN_FIELDS["country"])
-            links["country_strategy_organisation"] = [
-                {
-                    "country_id": rid,
-                    "organisation_id": s["id"],
-                    "role": s["role"],
-                    "note": s["note"],
-                }
-                for s in r["strategy_organisations"]
-            ]
-        case "action_plan":
-            row = _pick(r, *PLAIN_FIELDS["action_plan"])
-            row["country_id"] = _id(r["country"])
-        case "legal_basis":
-            row = _pick(r, *PLAIN_FIELDS["legal_basis"])
-            row["country_id"] = _id(r["country"])
-        case "city":
-            row = _pick(r, *PLAIN_FIELDS["city"])
-            ages = r["focus_ages"] or {}
-            row |= {
-                "country_id": _id(r["country"]),
-                "focus_age_min": ages.get("min"),
-                "focus_age_max": ages.get("max"),
-            } | _partial("scn_member_since", r["scn_member_since"])
-            links["city_leader"] = [
-                {"city_id": rid, **_pick(x, "role", "person_name", "title")} for x in r["leaders"]
-            ]
-            links["city_theme"] = [{"city_id": rid, "theme_id": t["id"]} for t in r["themes"]]
-        case "organisation":
-            row = _pick(r, *PLAIN_FIELDS["organisation"])
-            registration = r["registration"] or {}
-            row |= {
-                "country_id": _id(r["country"]),
-                "city_id": _id(r["city"]),
-                "parent_id": _id(r["parent"]),
-                "registration_number": registration.get("number"),
-                "registration_country": registration.get("country"),
-            } | _partial("established", r["established"])
-            links["organisation_relation"] = [
-                {
-                    "organisation_id": rid,
-                    "kind": x["role"],
-                    "related_organisation_id": x["id"],
-                    "note": x["note"],
-                }
-                for x in r["relations"]
-            ]
-        case "cooperation":
-            row = _pick(r, *PLAIN_FIELDS["cooperation"])
-            row |= {
-                "country_id": _id(r["country"]),
-                "city_id": _id(r["city"]),
-                "model_id": _id(r["model"]),
-                "legal_basis_id": _id(r["legal_basis"]),
-            } | _partial("established", r["established"])
-            links["cooperation_member"] = [
-                {
-                    "cooperation_id": rid,
-                    "organisation_id": _id(m["organisation"]),
-                    "member_cooperation_id": _id(m["cooperation"]),
-                    "sector": m["sector"],
-                    "role": m["role"],
-                    "note": m["note"],
-                }
-                for m in r["members"]
-            ]
-        case "practice":
-            row, links = _practice_rows(r)
-        case "contact_point":
-            row = _pick(r, *PLAIN_FIELDS["contact_point"]) | {"is_personal": r["is_personal"]}
-            address = r["address"] or {}
-            row |= {
-                "organisation_id": _id(r["organisation"]),
-                "practice_id": _id(r["practice"]),
-                "street_address": address.get("street"),
-                "postal_code": address.get("postal_code"),
-                "locality": address.get("locality"),
-                "country_code": address.get("country"),
-            }
-        case _:
-            raise ValueError(f"unknown entity {entity}")
-    if entity != "source":
-        links["citation"] = [
-            {"entity_type": entity, "entity_id": rid, "source_id": s["id"], "section": s["section"]}
-            for s in r["sources"]
-        ]
-    if evidence:  # as the loader stores it: no rows, no table entry
-        links["evidence"] = evidence_rows(entity, rid, evidence)
-    return EntityRows(row, links)
-
-
-def _practice_rows(r: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    rid = r["id"]
-    ages = r["ages"] or {}
-    period = r["period"] or {}
-    funding = r["funding"] or {}
-    cost = r["cost"] or {}
-    row = _pick(r, *PLAIN_FIELDS["practice"])
-    row |= {
-        "country_id": _id(r["country"]),
-        "parent_id": _id(r["parent"]),
-        "predecessor_id": _id(r["predecessor"]),
-        "age_min": ages.get("min"),
-        "age_max": ages.get("max"),
-        "funding_kind": funding.get("kind"),
-        "funding": funding.get("description"),
-        "cost_amount": _decimal(cost.get("amount")),
-        "cost_currency": cost.get("currency"),
-        "cost_is_estimate": cost.get("estimate"),
-    }
-    row |= _partial("period_start", period.get("start"))
-    row |= _partial("period_end", period.get("end"))
-    links = {
-        "practice_figure": [
-            {
-                "practice_id": rid,
-                "key": f["key"],
-                "label": f["label"],
-                "value": _decimal(f["value"]),
-                "value_max": _decimal(f["max"]),
-                "unit": f["unit"],
-                "per": f["per"],
-                "approximate": f["approximate"],
-            }
-            for f in r["figures"]
-        ],
-        "practice_organisation": [
-            {"practice_id": rid, "organisation_id": o["id"], "role": o["role"], "note": o["note"]}
-            for o in r["organisations"]
-        ],
-        "practice_cooperation": [
-            {"practice_id": rid, "cooperation_id": c["id"], "role": c["role"]}
-            for c in r["cooperations"]
-        ],
-        "practice_city": [{"practice_id": rid, "city_id": c["id"]} for c in r["cities"]],
-        "practice_theme": [{"practice_id": rid, "theme_id": t["id"]} for t in r["themes"]],
-    }
-    return row, links

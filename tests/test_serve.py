@@ -57,3 +57,20 @@ def test_readyz_follows_the_schema_revision(empty_database_url: str) -> None:
             f"The database is at schema revision none; this server "
             f"needs {migrate.head_revision()}. Run `scn db upgrade`."
         )
+
+
+def test_the_server_loads_only_what_serving_needs() -> None:
+    """The modules of the loader, the migrations, progress bars and the PostgreSQL driver are
+    a good part of a start's time; a server on SQLite needs none of them."""
+    import subprocess
+    import sys
+
+    heavy = ["app.loader", "app.seed_reader", "alembic", "rich", "psycopg", "app.progress"]
+    probe = (
+        "import sys, app.cli, app.api.main; from app.settings import Settings; "
+        "app.api.main.create_app(Settings(database_url='sqlite:///unused.sqlite3')); "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"

@@ -50,6 +50,31 @@ LISTS = [
 """List pages the layer answers (filters by an id or a vocabulary value, limit, cursor, v2's
 lang); each page's `next` link is asked too, with its cursor."""
 
+CHANGES = [
+    "/v1/changes",
+    "/v1/changes?since=0&limit=5",
+    "/v1/changes?limit=20&since=40",
+    "/v2/changes",
+    "/v2/changes?limit=10",
+    "/v2/changes?since=3&limit=7&lang=fr",
+    "/v2/changes?since=60&limit=50&lang=*",
+]
+"""Pages of the change feed the layer answers (v2's with each upsert's evidence; personal
+contact points, where they are withheld, as deletes)."""
+
+CHANGES_PASSED_ON = [
+    "/v1/changes?since=999999",  # past the last change: v1's 400
+    "/v2/changes?since=999999",  # v2's empty page
+    "/v1/changes?limit=0",
+    "/v1/changes?limit=1001",
+    "/v1/changes?since=-1",
+    "/v1/changes?since=01",
+    "/v1/changes?since=1&since=2",
+    "/v1/changes?lang=fr",
+    "/v2/changes?lang=FR",
+    "/v2/changes?unknown=1",
+]
+
 LISTS_PASSED_ON = [
     "/v1/organisations?country=dk&country=se",
     "/v1/organisations?country=",
@@ -144,9 +169,10 @@ def test_stored_answers_are_the_endpoints(
     stored, endpoint, layer, personal = servers
     lists = _with_next_pages(endpoint, LISTS)
     assert len(lists) > len(LISTS) + 3, "some pages have a next page, asked with its cursor"
-    answered = [*RECORDS, *PERSONAL, *lists] if personal else [*RECORDS, *lists]
+    answered = [*RECORDS, *lists, *CHANGES]
+    answered += PERSONAL if personal else []
     passed_on = PASSED_ON if personal else [*PERSONAL, *PASSED_ON]
-    passed_on += LISTS_PASSED_ON
+    passed_on += [*LISTS_PASSED_ON, *CHANGES_PASSED_ON]
     for url in answered:
         before = layer.answered
         assert stored.get(url).status_code == 200
@@ -155,7 +181,19 @@ def test_stored_answers_are_the_endpoints(
         before = layer.answered
         stored.get(url)
         assert layer.answered == before, url
-    for url in [*RECORDS, *PERSONAL, *PASSED_ON, *lists, *LISTS_PASSED_ON]:
+    assert any(
+        item["record"] and item["record"]["evidence"]
+        for item in stored.get("/v2/changes").json()["data"]
+    ), "v2's pages carry evidence"
+    for url in [
+        *RECORDS,
+        *PERSONAL,
+        *PASSED_ON,
+        *lists,
+        *LISTS_PASSED_ON,
+        *CHANGES,
+        *CHANGES_PASSED_ON,
+    ]:
         variants = (
             _requests(endpoint, url)
             if endpoint.get(url, headers={"Host": HOST}).status_code == 200

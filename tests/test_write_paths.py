@@ -20,7 +20,8 @@ from app.db import create_engine, is_sqlite
 from app.loader import RecordWriter, load, write_transaction
 from app.mirror import _parse_time
 from app.progress import PROGRESS_INTERVAL_ENV
-from app.sync import export_lines, record_rows
+from app.record_rows import record_rows
+from app.sync import export_lines
 from app.synth import synthesise
 from tests.conftest import MINI_SEEDS, PostgresServer
 from tests.helpers import edit_record, remove_record

@@ -29,22 +29,26 @@ def evidence_of(
         .order_by(evidence.c.entity_id, evidence.c.id)
     )
     for row in connection.execute(query).mappings():
-        out[row["entity_id"]].append(
-            {
-                "field": row["field_path"],
-                "source": {
-                    "id": row["source_id"],
-                    "type": "source",
-                    "href": versioned_href(api, "source", row["source_id"]),
-                },
-                "document": row["document"],
-                "section": row["section"],
-                "quote": row["quote"],
-                "start": row["quote_start"],
-                "end": row["quote_end"],
-            }
-        )
+        out[row["entity_id"]].append(evidence_item(row, api))
     return out
+
+
+def evidence_item(row: Any, api: str) -> dict[str, Any]:
+    """One evidence item as API `api` publishes it, from its `evidence` row (with its source's
+    `document`)."""
+    return {
+        "field": row["field_path"],
+        "source": {
+            "id": row["source_id"],
+            "type": "source",
+            "href": versioned_href(api, "source", row["source_id"]),
+        },
+        "document": row["document"],
+        "section": row["section"],
+        "quote": row["quote"],
+        "start": row["quote_start"],
+        "end": row["quote_end"],
+    }
 
 
 def evidence_rows(entity: str, record_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

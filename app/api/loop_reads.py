@@ -21,12 +21,14 @@ unavailable, as usual.
 
 import sqlite3
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import sqlalchemy as sa
 
 from app.db import CONNECT_TIMEOUT_S, SQLITE_PROGRESS_STEPS, mmap_pragma
+
+if TYPE_CHECKING:
+    import psycopg
 
 STATEMENT_TIMEOUT_MS = 1000  # each read is one short statement; a slow one is a sick database
 SQLITE_BUDGET_S = 0.05
@@ -34,11 +36,16 @@ SQLITE_BUDGET_S = 0.05
 loop) and left to the endpoint, which runs it in a thread under the request's deadline."""
 
 
-class OverBudget(Exception):
+class Unreadable(Exception):
+    """A read on the loop failed: the database is down, locked or unreadable (the driver's
+    error is its cause)."""
+
+
+class OverBudget(Unreadable):
     """A SQLite read stopped at SQLITE_BUDGET_S."""
 
 
-UNREADABLE = (sqlite3.Error, psycopg.Error, OSError, OverBudget)
+UNREADABLE = (Unreadable, OSError)
 """Errors of a read on the loop: the database is down or unreadable, or the read was long."""
 
 
@@ -74,7 +81,10 @@ class LoopReads:
 
     def _sqlite_rows(self, sql: str, parameters: Any, many: bool) -> list[Any]:
         if self.sqlite is None:
-            self.sqlite = self._sqlite_connect()
+            try:
+                self.sqlite = self._sqlite_connect()
+            except sqlite3.Error as error:
+                raise Unreadable from error
         self.deadline = time.monotonic() + SQLITE_BUDGET_S
         try:
             cursor = self.sqlite.execute(sql, parameters)
@@ -86,10 +96,10 @@ class LoopReads:
             if time.monotonic() > self.deadline and "interrupted" in str(error):
                 raise OverBudget from error  # the connection is sound: keep it
             self._drop_sqlite()
-            raise
-        except sqlite3.Error:
+            raise Unreadable from error
+        except sqlite3.Error as error:
             self._drop_sqlite()
-            raise
+            raise Unreadable from error
 
     def _sqlite_connect(self) -> sqlite3.Connection:
         (database, *_), options = self.dialect.create_connect_args(self.engine.url)
@@ -113,15 +123,20 @@ class LoopReads:
             broken.close()
 
     async def _postgresql_rows(self, sql: str, parameters: Any, many: bool) -> list[Any]:
+        import psycopg  # here: a server on SQLite never loads the PostgreSQL driver
+
         if self.postgresql is None:
             url = self.engine.url.set(drivername="postgresql")
-            self.postgresql = await psycopg.AsyncConnection.connect(
-                url.render_as_string(hide_password=False),
-                autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT_S,
-                options=f"-c lock_timeout=1 -c statement_timeout={STATEMENT_TIMEOUT_MS} "
-                "-c default_transaction_read_only=on",
-            )
+            try:
+                self.postgresql = await psycopg.AsyncConnection.connect(
+                    url.render_as_string(hide_password=False),
+                    autocommit=True,
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                    options=f"-c lock_timeout=1 -c statement_timeout={STATEMENT_TIMEOUT_MS} "
+                    "-c default_transaction_read_only=on",
+                )
+            except psycopg.Error as error:
+                raise Unreadable from error
         connection = self.postgresql
         try:
             cursor = await connection.execute(sql, parameters)
@@ -129,11 +144,11 @@ class LoopReads:
                 return await cursor.fetchall()
             row = await cursor.fetchone()
             return [] if row is None else [row]
-        except psycopg.Error:
+        except psycopg.Error as error:
             if connection.closed or connection.broken:
                 self.postgresql = None
                 await connection.close()
-            raise
+            raise Unreadable from error
 
     async def close(self) -> None:
         if self.sqlite is not None:

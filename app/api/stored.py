@@ -18,23 +18,34 @@ status, headers and bytes.
 """
 
 import re
+from collections.abc import Callable
+from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import i18n
+from app import i18n, sync
 from app.api import pagination
 from app.api.caching import JSON, RENDERED, render_representation, respond
+from app.api.evidence import evidence_item
 from app.api.loop_reads import UNREADABLE, LoopReads, Statement
 from app.api.problems import ProblemError
 from app.api.v1.collections import COLLECTION_LIST, Collection, Filter
 from app.api.v1.csv_lists import CSV
 from app.api.v1.records import COLLECTIONS, V1, V2, published
-from app.api.v1.routes import DEFAULT_LIMIT, MAX_LIMIT, V1_API, page_links, preferred
+from app.api.v1.routes import (
+    CHANGES_DEFAULT_LIMIT,
+    CHANGES_MAX_LIMIT,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    V1_API,
+    page_links,
+    preferred,
+)
 from app.api.v2.routes import V2_API
 from app.models import table
 from app.representation import COLUMN, LANGUAGES, TABLE, as_bytes, joined, shown
@@ -43,7 +54,8 @@ ENTITY_OF = {collection: entity for entity, collection in COLLECTIONS.items()}
 VERSIONS = {V1: V1_API, V2: V2_API}
 LANG_ONLY = re.compile(rb"lang=([a-z]{2}|\*)")
 LANG = re.compile(r"[a-z]{2}|\*")
-LIMIT = re.compile(r"[1-9][0-9]{0,2}")
+LIMIT = re.compile(r"[1-9][0-9]{0,3}")
+SINCE = re.compile(r"0|[1-9][0-9]{0,17}")  # below 2**63, the largest change number
 LISTS = {c.path: c for c in COLLECTION_LIST}
 
 
@@ -92,7 +104,9 @@ class StoredDocuments:
             await self.app(scope, receive, send)
             return
         parts = scope["path"].split("/")
-        if len(parts) == 3:
+        if len(parts) == 3 and parts[2] == "changes":
+            answered = await self._answer_changes(scope, receive, send, parts)
+        elif len(parts) == 3:
             answered = await self._answer_list(scope, receive, send, parts)
         else:
             target = self._target(scope)
@@ -139,12 +153,13 @@ class StoredDocuments:
         app = scope["app"]
         settings = app.state.settings
         reads: LoopReads = app.state.loop_reads
-        statement = self.statements.get((api, entity))
-        if statement is None:
-            query = document_query(
+        statement = self._statement(
+            (api, entity),
+            reads,
+            lambda: document_query(
                 entity, api, personal_contacts=settings.publish_personal_contacts
-            )
-            statement = self.statements[(api, entity)] = Statement(query, reads.dialect)
+            ),
+        )
         try:
             row = await reads.fetchone(statement, id=record_id)
         except UNREADABLE:
@@ -152,14 +167,41 @@ class StoredDocuments:
         if row is None or row[0] is None:
             return False
         document = shown(entity, record_id, as_bytes(row[0]), row[1], api, languages)
-        rendered = render_representation(
+        return await self._send(
+            request,
+            send,
             document.body,
             last_modified=row[2],
-            max_age=settings.cache_max_age,
             headers=VERSIONS[api].headers(None, document.languages),
         )
+
+    def _statement(
+        self, shape: tuple[Any, ...], reads: LoopReads, query: Callable[[], sa.Select[Any]]
+    ) -> Statement:
+        """The statement of this shape of request, compiled on its first use."""
+        statement = self.statements.get(shape)
+        if statement is None:
+            statement = self.statements[shape] = Statement(query(), reads.dialect)
+        return statement
+
+    async def _send(
+        self,
+        request: Request,
+        send: Send,
+        payload: Any,
+        *,
+        last_modified: datetime | None,
+        headers: dict[str, str],
+    ) -> bool:
+        """Answer with `payload` as the endpoint would (`caching.cacheable`)."""
+        rendered = render_representation(
+            payload,
+            last_modified=last_modified,
+            max_age=request.app.state.settings.cache_max_age,
+            headers=headers,
+        )
         setattr(request.state, RENDERED, rendered)  # for the response cache to keep
-        await respond(request, rendered)(scope, receive, send)
+        await respond(request, rendered)(request.scope, request.receive, send)
         self.answered += 1
         return True
 
@@ -189,7 +231,7 @@ class StoredDocuments:
                 if not LANG.fullmatch(value):
                     return False
             elif name == "limit":
-                if not LIMIT.fullmatch(value) or int(value) > MAX_LIMIT:
+                if not _within(LIMIT, value, MAX_LIMIT):
                     return False
             elif name != "cursor":
                 return False
@@ -212,13 +254,13 @@ class StoredDocuments:
                 return False
         limit = int(parameters.get("limit", DEFAULT_LIMIT))
         reads: LoopReads = app.state.loop_reads
-        shape = (api, collection.entity, filters, after is not None)
-        statement = self.statements.get(shape)
-        if statement is None:
-            query = page_query(
+        statement = self._statement(
+            (api, collection.entity, filters, after is not None),
+            reads,
+            lambda: page_query(
                 collection, api, filters, after is not None, settings.publish_personal_contacts
-            )
-            statement = self.statements[shape] = Statement(query, reads.dialect)
+            ),
+        )
         bound = {f"value_{name}": values[name] for name in filters}
         if after is not None:
             bound["after"] = after
@@ -245,20 +287,128 @@ class StoredDocuments:
         )
         links, headers = page_links(request, next_cursor)
         headers |= VERSIONS[api].headers(None, set().union(*(d.languages for d in page)))
-        rendered = render_representation(
+        return await self._send(
+            request,
+            send,
             {
                 "data": [orjson.Fragment(d.body) for d in page],
                 "next_cursor": next_cursor,
                 "links": links,
             },
             last_modified=rows[0][3],
-            max_age=settings.cache_max_age,
             headers=headers,
         )
-        setattr(request.state, RENDERED, rendered)  # for the response cache to keep
-        await respond(request, rendered)(scope, receive, send)
-        self.answered += 1
-        return True
+
+    # --- the change feed ------------------------------------------------------------------------
+
+    async def _answer_changes(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> bool:
+        """Answer a page of the change feed; False (nothing sent) when the router should."""
+        api = "/" + parts[1]
+        if parts[0] or api not in (V1, V2):
+            return False
+        request = Request(scope, receive)
+        given = request.query_params.multi_items()
+        parameters = dict(given)
+        allowed = {"since", "limit", "lang"} if api == V2 else {"since", "limit"}
+        if len(parameters) != len(given) or not set(parameters) <= allowed:
+            return False
+        since_text = parameters.get("since", "0")
+        limit_text = parameters.get("limit", str(CHANGES_DEFAULT_LIMIT))
+        if not (
+            SINCE.fullmatch(since_text)
+            and _within(LIMIT, limit_text, CHANGES_MAX_LIMIT)
+            and LANG.fullmatch(parameters.get("lang", "*"))
+        ):
+            return False
+        if preferred(request, (JSON,)) is None:
+            return False
+        since, limit = int(since_text), int(limit_text)
+        app = scope["app"]
+        settings = app.state.settings
+        reads: LoopReads = app.state.loop_reads
+        version = VERSIONS[api]
+        statement = self._statement(
+            (api, "changes"),
+            reads,
+            lambda: sync.feed_page_query(
+                api, settings.publish_personal_contacts, with_evidence=version.evidence
+            ),
+        )
+        try:
+            rows = await reads.fetchall(statement, since=since, limit=limit)
+        except UNREADABLE:
+            return False
+        # No change after `since` (an empty page, a `since` past the end, an empty database),
+        # history that is gone (410), a missing document: the endpoint's answers.
+        if not rows or since < FeedRow(*rows[0][:FEED_COLUMNS]).history_start:
+            return False
+        changes, quotes = _feed_rows(rows, version.evidence, api)
+        if any(c.op == "upsert" and c.body is None and c.published for c in changes):
+            return False
+        languages = (
+            i18n.reader_languages(parameters.get("lang"), request.headers.get("accept-language"))
+            if api == V2
+            else None
+        )
+        first = changes[0]
+        items = sync.page_items(changes, api, languages, {}, quotes)
+        page = sync.page(since, first.last_seq, first.history_start, items, limit)
+        page["links"] = sync.page_links(api, since, limit, page["next_since"])
+        return await self._send(
+            request,
+            send,
+            page,
+            last_modified=first.loaded_at,
+            headers=version.headers(),
+        )
+
+
+class FeedRow(NamedTuple):
+    """A change of a page of the feed, as `sync.feed_page_query` reads it."""
+
+    seq: int
+    entity_type: str
+    entity_id: str
+    op: str
+    version: int
+    changed_at: datetime
+    body: Any
+    languages: str | None
+    published: bool
+    last_seq: int
+    history_start: int
+    loaded_at: datetime | None
+
+
+FEED_COLUMNS = len(FeedRow._fields)
+
+
+def _feed_rows(
+    rows: list[tuple[Any, ...]], with_evidence: bool, api: str
+) -> tuple[list[FeedRow], dict[tuple[str, str], list[dict[str, Any]]] | None]:
+    """The changes of a page (`rows` of `sync.feed_page_query`), and with evidence each
+    upserted record's items (a record has one change in a page: the page holds no change that
+    a later one supersedes)."""
+    if not with_evidence:
+        return [FeedRow(*row) for row in rows], None
+    changes: list[FeedRow] = []
+    quotes: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        change = FeedRow(*row[:FEED_COLUMNS])
+        if not changes or changes[-1].seq != change.seq:
+            changes.append(change)
+        items = quotes.setdefault((change.entity_type, change.entity_id), [])
+        if row[-1] is not None:  # the evidence's id: this row has an item
+            evidence = dict(zip(sync.EVIDENCE_COLUMNS, row[FEED_COLUMNS:-1], strict=True))
+            items.append(evidence_item(evidence, api))
+    return changes, quotes
+
+
+def _within(pattern: re.Pattern[str], value: str, most: int) -> bool:
+    """`value` is a number as `pattern` writes it, at most `most`."""
+    return bool(pattern.fullmatch(value)) and int(value) <= most
 
 
 def _plain_value(f: Filter, value: str) -> bool:

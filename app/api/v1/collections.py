@@ -29,8 +29,19 @@ def storable(values: list[Any]) -> list[Any]:
     return [v for v in plain if not (isinstance(v, str) and "\x00" in v)]
 
 
+@dataclass(frozen=True)
+class ColumnIn:
+    """The record's `column` is one of the values (an index of the column with `id` serves
+    the page: app.models.LIST_FILTER_COLUMNS)."""
+
+    column: str
+
+    def __call__(self, t: sa.Table, values: list[Any]) -> sa.ColumnElement[bool]:
+        return t.c[self.column].in_(storable(values))
+
+
 def column_in(column: str) -> Condition:
-    return lambda t, values: t.c[column].in_(storable(values))
+    return ColumnIn(column)
 
 
 def linked(link_table: str, owner: str, column: str, **where: str) -> Condition:

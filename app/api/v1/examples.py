@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app import migrate
 from app.api.v1.records import V1, V2, Context, build, table
 from app.db import create_engine
-from app.loader import load
 from app.settings import PROJECT_ROOT
 
 EXAMPLES_FILES = {
@@ -38,6 +36,10 @@ EXAMPLE_RECORDS = {
 
 
 def render_examples(api: str = V1, seeds: Path = PROJECT_ROOT / "seeds") -> dict[str, Any]:
+    # Imported here: the API reads the stored examples only, and should not load the loader.
+    from app import migrate
+    from app.loader import load
+
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/examples.sqlite3"
         migrate.upgrade(url)

@@ -963,10 +963,7 @@ def _changes_endpoint(api: Api) -> Callable[..., Response]:
                 f"since={future.since} is after the last change ({future.last_seq}).",
                 errors=[{"parameter": "since", "in": "query", "message": "after the last change"}],
             ) from None
-        page["links"] = {
-            "self": f"{api.prefix}/changes?since={since}&limit={limit}",
-            "next": f"{api.prefix}/changes?since={page['next_since']}&limit={limit}",
-        }
+        page["links"] = sync.page_links(api.prefix, since, limit, page["next_since"])
         return cacheable(
             request,
             page,

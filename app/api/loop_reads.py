@@ -1,18 +1,21 @@
 """Short reads made on the event loop, on a connection of the server's own.
 
 Some reads take less time than handing them to a worker thread does: the data version the
-response cache checks on every request, a record's stored document (one primary-key read), a
-plain list page's documents (one keyset query). They run here, on the event loop's thread, one
-statement each, so each sees one committed state of the data without a transaction around it:
+response cache checks on every request, and a record's stored document (one primary-key read).
+They run here, on the event loop's thread, one statement each, so each sees one committed state
+of the data without a transaction around it:
 - SQLite: one connection of its own (outside the engine's pool), in autocommit (each statement
   reads the latest commit), that never waits for a lock: a file locked by another process
   would stall the whole loop, so a busy read fails at once and the endpoint, in its thread,
-  waits for the lock instead; and a read that runs past SQLITE_BUDGET_S is stopped and left to
-  the endpoint too, so one slow filter does not hold up the worker's other requests;
+  waits for the lock instead;
 - PostgreSQL: one psycopg AsyncConnection in autocommit, awaited on the loop: no thread hop, no
   pool checkout, no pre-ping. Its statements are queued on it, one round trip each, so it does
   not wait for locks either (`lock_timeout` of 1 ms: a table locked by a migration would hold
   every read queued behind the one waiting); such a read goes to the endpoint as on SQLite.
+
+Reads that touch many pages (a list page, a page of the change feed) go through
+`fetchall_beside`: on PostgreSQL the same connection; on SQLite a pooled connection in a worker
+thread, since a read waiting for the disk on the loop would hold up every request.
 
 A failed read raises (and a broken connection is dropped: the next read opens a new one); the
 caller then lets the endpoint answer, which waits for the lock, or says the database is
@@ -20,20 +23,17 @@ unavailable, as usual.
 """
 
 import sqlite3
-import time
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from anyio import to_thread
 
-from app.db import CONNECT_TIMEOUT_S, SQLITE_PROGRESS_STEPS, mmap_pragma
+from app.db import CONNECT_TIMEOUT_S, mmap_pragma, set_deadline
 
 if TYPE_CHECKING:
     import psycopg
 
 STATEMENT_TIMEOUT_MS = 1000  # each read is one short statement; a slow one is a sick database
-SQLITE_BUDGET_S = 0.05
-"""A read on SQLite that takes longer is stopped (it would hold up every other request on the
-loop) and left to the endpoint, which runs it in a thread under the request's deadline."""
 
 
 class Unreadable(Exception):
@@ -41,12 +41,8 @@ class Unreadable(Exception):
     error is its cause)."""
 
 
-class OverBudget(Unreadable):
-    """A SQLite read stopped at SQLITE_BUDGET_S."""
-
-
 UNREADABLE = (Unreadable, OSError)
-"""Errors of a read on the loop: the database is down or unreadable, or the read was long."""
+"""Errors of a read: the database is down or unreadable, or the read was long."""
 
 
 class LoopReads:
@@ -57,46 +53,56 @@ class LoopReads:
         self.sqlite_mmap_mb = sqlite_mmap_mb
         self.dialect = engine.dialect
         self.sqlite: Any = None
-        self.deadline = 0.0  # of the SQLite read under way (time.monotonic)
         self.postgresql: psycopg.AsyncConnection[Any] | None = None
 
     async def fetchone(self, statement: "Statement", **values: Any) -> tuple[Any, ...] | None:
         """The first row of `statement` with `values` for its parameters."""
-        rows = await self._rows(statement, values, many=False)
+        rows = await self._rows(statement, values)
         return rows[0] if rows else None
 
-    async def fetchall(self, statement: "Statement", **values: Any) -> list[tuple[Any, ...]]:
-        """Every row of `statement` with `values` for its parameters."""
-        return await self._rows(statement, values, many=True)
-
-    async def _rows(
-        self, statement: "Statement", values: dict[str, Any], *, many: bool
-    ) -> list[tuple[Any, ...]]:
+    async def fetchall_beside(self, statement: "Statement", **values: Any) -> list[tuple[Any, ...]]:
+        """Every row of `statement`, for a read that touches many pages (a list page, a page of
+        the change feed). On SQLite it runs in a worker thread, on a connection of the pool: a
+        read on the loop that waits for the disk holds up every other request, and reads from
+        several threads wait for the disk together. On PostgreSQL it is awaited on the loop's
+        connection, which holds up nothing."""
         sql, parameters = statement.bound(values)
         if self.dialect.name == "sqlite":
-            rows = self._sqlite_rows(sql, parameters, many)
+            rows = await to_thread.run_sync(self._pooled_rows, sql, parameters)
         else:
-            rows = await self._postgresql_rows(sql, parameters, many)
+            rows = await self._postgresql_rows(sql, parameters, many=True)
         return [statement.converted(row) for row in rows]
 
-    def _sqlite_rows(self, sql: str, parameters: Any, many: bool) -> list[Any]:
+    def _pooled_rows(self, sql: str, parameters: Any) -> list[Any]:
+        try:
+            with self.engine.connect() as connection:
+                # As long as a read on PostgreSQL's loop connection may take; a longer one goes
+                # to the endpoint, under the request's whole deadline.
+                set_deadline(connection, STATEMENT_TIMEOUT_MS / 1000)
+                try:
+                    return list(connection.exec_driver_sql(sql, tuple(parameters)).fetchall())
+                finally:
+                    set_deadline(connection, None)
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
+            raise Unreadable from error
+
+    async def _rows(self, statement: "Statement", values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        sql, parameters = statement.bound(values)
+        if self.dialect.name == "sqlite":
+            rows = self._sqlite_rows(sql, parameters)
+        else:
+            rows = await self._postgresql_rows(sql, parameters, many=False)
+        return [statement.converted(row) for row in rows]
+
+    def _sqlite_rows(self, sql: str, parameters: Any) -> list[Any]:
         if self.sqlite is None:
             try:
                 self.sqlite = self._sqlite_connect()
             except sqlite3.Error as error:
                 raise Unreadable from error
-        self.deadline = time.monotonic() + SQLITE_BUDGET_S
         try:
-            cursor = self.sqlite.execute(sql, parameters)
-            if many:
-                return cursor.fetchall()
-            row = cursor.fetchone()
+            row = self.sqlite.execute(sql, parameters).fetchone()
             return [] if row is None else [row]
-        except sqlite3.OperationalError as error:
-            if time.monotonic() > self.deadline and "interrupted" in str(error):
-                raise OverBudget from error  # the connection is sound: keep it
-            self._drop_sqlite()
-            raise Unreadable from error
         except sqlite3.Error as error:
             self._drop_sqlite()
             raise Unreadable from error
@@ -112,9 +118,6 @@ class LoopReads:
         )
         if self.sqlite_mmap_mb:
             connection.execute(mmap_pragma(self.sqlite_mmap_mb))
-        connection.set_progress_handler(
-            lambda: 1 if time.monotonic() > self.deadline else 0, SQLITE_PROGRESS_STEPS
-        )
         return connection
 
     def _drop_sqlite(self) -> None:

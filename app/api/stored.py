@@ -1,17 +1,20 @@
-"""Records and list pages answered from their stored documents, one statement each.
+"""Records, list pages and change-feed pages answered from their stored documents, one
+statement each.
 
-The record endpoints (`/v1/{collection}/{id}`, `/v2/{collection}/{id}`) and the list pages
-(`/v1/{collection}?country=dk&cursor=...`) are the API's most asked URLs, and their bodies are
-stored documents (app/representation.py). This layer, in front of the router, answers their
-plain forms on the event loop:
+The record endpoints (`/v1/{collection}/{id}`, `/v2/{collection}/{id}`), the list pages
+(`/v1/{collection}?country=dk&cursor=...`) and the change feed are the API's most asked URLs,
+and their bodies are stored documents (app/representation.py). This layer, in front of the
+router, answers their plain forms without FastAPI or SQLAlchemy's statement building:
 - a record with no query, or v2's `lang` alone (no `expand`);
 - a list page whose parameters are `limit`, `cursor`, v2's `lang` and filters by an id or a
-  vocabulary value, each given once (no `q`, `format`, `expand`, `updated_since`, CSV).
+  vocabulary value, each given once (no `q`, `format`, `expand`, `updated_since`, CSV);
+- a page of the change feed (`since`, `limit`, v2's `lang`).
 One statement, compiled once per shape of request (app.api.loop_reads), reads the documents and
-the data set's load time, and `caching.respond` answers exactly as the endpoint would, 304s and
-gzip included. Everything else goes on to the router, which also answers what this layer does
-not: a 404, a 400 for a bad cursor or limit, a 406, a database that cannot be read, a read that
-takes long, a record without a stored document, an empty page.
+the data set's state, and `caching.respond` answers exactly as the endpoint would, 304s and
+gzip included. A record is read on the event loop; a page on the loop's connection on
+PostgreSQL, in a worker thread on SQLite. Everything else goes on to the router, which also
+answers what this layer does not: a 404, a 400 for a bad cursor or limit, a 406, a database that
+cannot be read, a read that takes long, a record without a stored document, an empty page.
 
 The endpoint stays the reference: tests/test_stored.py asks every URL both ways and compares
 status, headers and bytes.
@@ -265,7 +268,7 @@ class StoredDocuments:
         if after is not None:
             bound["after"] = after
         try:
-            rows = await reads.fetchall(statement, limit=limit + 1, **bound)
+            rows = await reads.fetchall_beside(statement, limit=limit + 1, **bound)
         except UNREADABLE:
             return False
         if not rows or any(row[1] is None for row in rows):
@@ -337,7 +340,7 @@ class StoredDocuments:
             ),
         )
         try:
-            rows = await reads.fetchall(statement, since=since, limit=limit)
+            rows = await reads.fetchall_beside(statement, since=since, limit=limit)
         except UNREADABLE:
             return False
         # No change after `since` (an empty page, a `since` past the end, an empty database),

@@ -100,11 +100,9 @@ def _postgresql_engine(
 
 
 def mmap_pragma(megabytes: int) -> str:
-    """The pragma that has SQLite read the first `megabytes` of the file through a memory map.
-
-    A page read through the map costs no read() call and no copy into the connection's own
-    page cache, which each pooled connection would otherwise fill again: a cold filtered list
-    at 100,000 records read its pages 3.9 times faster (docs/PERFORMANCE.md)."""
+    """The pragma that has SQLite read the first `megabytes` of the file through a memory map
+    (SQLITE_MMAP_MB: no read() call and no copy into each pooled connection's page cache; the
+    trade-offs are in docs/OPERATIONS.md)."""
     return f"PRAGMA mmap_size = {megabytes * 1024 * 1024}"
 
 

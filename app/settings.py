@@ -58,11 +58,11 @@ class Settings(BaseSettings):
         "it is answered 503 with Retry-After",
     )
     sqlite_mmap_mb: int = Field(
-        default=2048,
+        default=0,
         ge=0,
         description="SQLite only: how much of the database file each API connection reads "
-        "through memory mapping (PRAGMA mmap_size; SQLite caps it at 2048); 0 reads it with "
-        "read() calls. See docs/OPERATIONS.md",
+        "through memory mapping (PRAGMA mmap_size; SQLite caps it at 2048); 0, the default, "
+        "reads it with read() calls. See docs/OPERATIONS.md",
     )
     max_replica_lag: float | None = Field(
         default=None,

@@ -11,10 +11,11 @@ router, answers their plain forms without FastAPI or SQLAlchemy's statement buil
 - a page of the change feed (`since`, `limit`, v2's `lang`).
 One statement, compiled once per shape of request (app.api.loop_reads), reads the documents and
 the data set's state, and `caching.respond` answers exactly as the endpoint would, 304s and
-gzip included. A record is read on the event loop; a page on the loop's connection on
-PostgreSQL, in a worker thread on SQLite. Everything else goes on to the router, which also
-answers what this layer does not: a 404, a 400 for a bad cursor or limit, a 406, a database that
-cannot be read, a read that takes long, a record without a stored document, an empty page.
+gzip included. A record is read on the event loop; a page, which touches many pages of the
+database, in a worker thread on a pooled connection. Everything else goes on to the router,
+which also answers what this layer does not: a 404, a 400 for a bad cursor or limit, a 406, a
+database that cannot be read, a read that takes long, a record without a stored document, an
+empty page.
 
 The endpoint stays the reference: tests/test_stored.py asks every URL both ways and compares
 status, headers and bytes.
@@ -92,8 +93,8 @@ def document_query(entity: str, api: str, *, personal_contacts: bool) -> sa.Sele
 
 
 class StoredDocuments:
-    """ASGI middleware in front of the router: plain record and list requests from stored
-    documents."""
+    """ASGI middleware in front of the router: plain record, list and change-feed requests from
+    stored documents."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.api import loop_reads
 from app.api.main import create_app
 from app.api.stored import StoredDocuments
 from app.db import create_engine
@@ -242,7 +241,7 @@ def test_a_long_sqlite_read_goes_to_the_endpoint(
         layer = _stored_layer(app)
         expected = _answer(http.get(url, headers={"Host": HOST}))
         assert layer.answered == 1
-        monkeypatch.setattr(loop_reads, "STATEMENT_TIMEOUT_MS", -1000)  # every read is over
+        monkeypatch.setattr(app.state.loop_reads, "page_timeout", -1.0)  # every read is over
         assert (_answer(http.get(url, headers={"Host": HOST})), layer.answered) == (expected, 1)
         monkeypatch.undo()
         assert _answer(http.get(url, headers={"Host": HOST})) == expected

@@ -50,8 +50,13 @@ UNREADABLE = (Unreadable, OSError)
 class LoopReads:
     """The connection for reads on the event loop, opened on first use."""
 
-    def __init__(self, engine: sa.Engine, *, sqlite_mmap_mb: int = 0) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, request_timeout: float = 5.0, sqlite_mmap_mb: int = 0
+    ) -> None:
         self.engine = engine
+        # A page read stops at 1 s (then the endpoint has the request's whole deadline), or at
+        # REQUEST_TIMEOUT if that is shorter: no request's database work outlasts it.
+        self.page_timeout = min(STATEMENT_TIMEOUT_MS / 1000, request_timeout)
         self.sqlite_mmap_mb = sqlite_mmap_mb
         self.dialect = engine.dialect
         self.sqlite: Any = None
@@ -75,14 +80,11 @@ class LoopReads:
     def _pooled_rows(self, sql: str, parameters: Any) -> list[Any]:
         try:
             with self.engine.connect() as connection:
-                # As long as a read on the loop's connection may take; a longer one goes to the
-                # endpoint, under the request's whole deadline.
                 if self.dialect.name == "sqlite":
-                    set_deadline(connection, STATEMENT_TIMEOUT_MS / 1000)
+                    set_deadline(connection, self.page_timeout)
                 else:
-                    connection.exec_driver_sql(
-                        f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"
-                    )
+                    milliseconds = max(1, int(self.page_timeout * 1000))
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
                 try:
                     # A list would be taken for several parameter sets: one set is a tuple.
                     one = parameters if isinstance(parameters, dict) else tuple(parameters)

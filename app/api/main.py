@@ -205,7 +205,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool=_pool_limits(settings),
         sqlite_mmap_mb=settings.sqlite_mmap_mb,
     )
-    app.state.loop_reads = LoopReads(app.state.engine, sqlite_mmap_mb=settings.sqlite_mmap_mb)
+    app.state.loop_reads = LoopReads(
+        app.state.engine,
+        request_timeout=settings.request_timeout,
+        sqlite_mmap_mb=settings.sqlite_mmap_mb,
+    )
 
     app.add_exception_handler(problems.ProblemError, problems.on_problem)
     app.add_exception_handler(StarletteHTTPException, problems.on_http_exception)

@@ -219,11 +219,9 @@ class StoredDocuments:
         if parts[0] or collection is None or api not in (V1, V2):
             return False
         request = Request(scope, receive)
-        given = request.query_params.multi_items()
-        names = [name for name, _ in given]
-        if len(set(names)) != len(names):
-            return False  # a repeated parameter: several values, or the endpoint's 400
-        parameters = dict(given)
+        parameters = _given_once(request)
+        if parameters is None:
+            return False
         plain = PLAIN_FILTERS[collection.path]
         values: dict[str, str] = {}
         for name, value in parameters.items():
@@ -274,11 +272,7 @@ class StoredDocuments:
             return False
         if not rows or any(row[1] is None for row in rows):
             return False  # an empty page (its load time is not read), or a missing document
-        languages = (
-            i18n.reader_languages(parameters.get("lang"), request.headers.get("accept-language"))
-            if api == V2
-            else None
-        )
+        languages = _reader_languages(request, parameters, api)
         found = [
             shown(collection.entity, row[0], as_bytes(row[1]), row[2], api, languages)
             for row in rows
@@ -313,10 +307,9 @@ class StoredDocuments:
         if parts[0] or api not in (V1, V2):
             return False
         request = Request(scope, receive)
-        given = request.query_params.multi_items()
-        parameters = dict(given)
+        parameters = _given_once(request)
         allowed = {"since", "limit", "lang"} if api == V2 else {"since", "limit"}
-        if len(parameters) != len(given) or not set(parameters) <= allowed:
+        if parameters is None or not set(parameters) <= allowed:
             return False
         since_text = parameters.get("since", "0")
         limit_text = parameters.get("limit", str(CHANGES_DEFAULT_LIMIT))
@@ -351,11 +344,7 @@ class StoredDocuments:
         changes, quotes = _feed_rows(rows, version.evidence, api)
         if any(c.op == "upsert" and c.body is None and c.published for c in changes):
             return False
-        languages = (
-            i18n.reader_languages(parameters.get("lang"), request.headers.get("accept-language"))
-            if api == V2
-            else None
-        )
+        languages = _reader_languages(request, parameters, api)
         first = changes[0]
         items = sync.page_items(changes, api, languages, {}, quotes)
         page = sync.page(since, first.last_seq, first.history_start, items, limit)
@@ -408,6 +397,21 @@ def _feed_rows(
             evidence = dict(zip(sync.EVIDENCE_COLUMNS, row[FEED_COLUMNS:-1], strict=True))
             items.append(evidence_item(evidence, api))
     return changes, quotes
+
+
+def _given_once(request: Request) -> dict[str, str] | None:
+    """The query's parameters, or None if one is repeated (several values, or the endpoint's
+    400)."""
+    given = request.query_params.multi_items()
+    parameters = dict(given)
+    return parameters if len(parameters) == len(given) else None
+
+
+def _reader_languages(request: Request, parameters: dict[str, str], api: str) -> list[str] | None:
+    """v2's reader languages (`lang`, else Accept-Language); None for v1, or every language."""
+    if api != V2:
+        return None
+    return i18n.reader_languages(parameters.get("lang"), request.headers.get("accept-language"))
 
 
 def _within(pattern: re.Pattern[str], value: str, most: int) -> bool:

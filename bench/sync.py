@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from app.db import create_engine  # noqa: E402
 from app.loader import RecordWriter, stored_digest, write_transaction  # noqa: E402
 from app.models import ENTITIES, table  # noqa: E402
-from app.sync import record_rows  # noqa: E402
+from app.record_rows import record_rows  # noqa: E402
 
 SCN = str(Path(sys.executable).parent / "scn")
 VAR = BENCH / "var"

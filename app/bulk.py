@@ -124,6 +124,10 @@ class BulkWriter:
                 # (the stored text is compact; it is always read back as values).
                 out.append((index, _json_text(column_type.none_as_null)))
                 continue
+            if isinstance(column_type, sa.LargeBinary):
+                # Both drivers take bytes as they are; SQLAlchemy's processor wraps each value
+                # in the driver's Binary (a memoryview): 7% of a mirror's writes, for nothing.
+                continue
             process = column_type._cached_bind_processor(dialect)
             if process is not None:
                 out.append((index, process))

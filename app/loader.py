@@ -26,6 +26,7 @@ from app import models, representation, search
 from app.bulk import BulkWriter
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
+from app.models import OWNED_LINKS, RECORD_LINKS
 from app.models import table as _table
 from app.progress import QUIET, Tracker, duration
 from app.seed_reader import LocatedQuote, SeedSet, read_seeds
@@ -63,12 +64,20 @@ class EntityRows:
     row: Row
     links: dict[str, list[Row]] = field(default_factory=dict)
     _hash: str | None = field(default=None, repr=False, compare=False)
+    _entry: tuple[search.Entry | None] | None = field(default=None, repr=False, compare=False)
 
     def content_hash(self) -> str:
         """A hash of the rows (computed once: a record's rows do not change once made)."""
         if self._hash is None:
             self._hash = self._compute_hash()
         return self._hash
+
+    def search_entry(self, entity: str, record_id: str) -> search.Entry | None:
+        """The record's search index entry (computed once, like the hash: both can be
+        computed ahead, in another process, by `scn mirror`)."""
+        if self._entry is None:
+            self._entry = (search.entry(entity, record_id, self.row),)
+        return self._entry[0]
 
     def _compute_hash(self) -> str:
         canonical = {
@@ -342,26 +351,6 @@ TO_ROWS: dict[str, Callable[[Any], EntityRows]] = {
     "practice": _practice_rows,
     "contact_point": _contact_point_rows,
 }
-
-OWNED_LINKS: dict[str, list[tuple[str, str]]] = {
-    "country": [("country_strategy_organisation", "country_id")],
-    "city": [("city_leader", "city_id"), ("city_theme", "city_id")],
-    "organisation": [("organisation_relation", "organisation_id")],
-    "cooperation": [("cooperation_member", "cooperation_id")],
-    "practice": [
-        (table, "practice_id")
-        for table in (
-            "practice_figure",
-            "practice_organisation",
-            "practice_cooperation",
-            "practice_city",
-            "practice_theme",
-        )
-    ],
-}
-"""entity -> the link tables (and their owner column) that are part of its records."""
-RECORD_LINKS = [("citation", "entity_id"), ("evidence", "entity_id")]
-"""Link tables every entity's records own, told apart by `entity_type`."""
 
 
 def seed_rows(entity: str, record: BaseModel, evidence: Sequence[LocatedQuote] = ()) -> EntityRows:
@@ -684,6 +673,7 @@ class _Pending:
     version: int
     updated_at: datetime
     content_hash: str
+    rendered: representation.Rendered | None
 
 
 class RecordWriter:
@@ -720,14 +710,14 @@ class RecordWriter:
         updated_at: datetime,
         replace: bool,
         content_hash: str | None = None,
+        rendered: representation.Rendered | None = None,
     ) -> None:
-        """Store a record; `replace`: the database may hold an earlier version of it."""
+        """Store a record; `replace`: the database may hold an earlier version of it.
+        `rendered`: its representations, if made already from these very rows (else they are
+        rendered from the rows once written)."""
         self._take(entity, record_id, replace)
-        self._new.append(
-            _Pending(
-                entity, record_id, rows, version, updated_at, content_hash or rows.content_hash()
-            )
-        )
+        digest = content_hash or rows.content_hash()
+        self._new.append(_Pending(entity, record_id, rows, version, updated_at, digest, rendered))
         self._flush_if_full()
 
     def remove(self, entity: str, record_id: str) -> None:
@@ -775,7 +765,7 @@ class RecordWriter:
             for link_table, link_rows in p.rows.links.items():
                 for link in link_rows:
                     bulk.add(link_table, link)
-            if (e := search.entry(p.entity, p.record_id, p.rows.row)) is not None:
+            if (e := p.rows.search_entry(p.entity, p.record_id)) is not None:
                 entries.append(e)
         bulk.flush()
         search.add_many(self.connection, entries)
@@ -783,7 +773,10 @@ class RecordWriter:
         # build from the database (types as the engine returns them).
         by_entity: dict[str, list[str]] = {}
         for p in self._new:
-            by_entity.setdefault(p.entity, []).append(p.record_id)
+            if p.rendered is not None:
+                bulk.add(representation.TABLE, p.rendered.row())
+            else:
+                by_entity.setdefault(p.entity, []).append(p.record_id)
         for entity, ids in by_entity.items():
             for rendered in representation.render(self.connection, entity, ids):
                 bulk.add(representation.TABLE, rendered.row())

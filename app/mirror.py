@@ -8,11 +8,13 @@ publisher no longer keeps the changes after our cursor) means a new snapshot. Ne
 503s are retried with exponential backoff.
 """
 
+import multiprocessing
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -23,13 +25,21 @@ import sqlalchemy as sa
 
 from app import migrate, representation, search
 from app.db import create_engine
-from app.loader import OWNED_LINKS, RECORD_LINKS, RecordWriter, stored_digest, write_transaction
-from app.models import ENTITIES
+from app.loader import EntityRows, RecordWriter, stored_digest, write_transaction
+from app.models import ENTITIES, OWNED_LINKS, RECORD_LINKS
 from app.models import table as _table
 from app.progress import Tracker
 from app.record_rows import record_rows
 
 USER_AGENT = "scn-mirror/1"
+PREPARE_APART_FROM = 20_000
+"""A snapshot of at least this many records is prepared (parsed, mapped to rows, hashed and
+indexed for search) in a second process while this one writes: the two halves of the work then
+use both of a small machine's cores. Below it, starting that process (about 2 s of imports)
+would cost more than it saves."""
+PREPARE_BATCH = 250  # export lines per piece of work sent to that process
+PREPARE_AHEAD = 8  # pieces sent ahead of the writer: the queue, and memory, stay bounded
+PREPARERS = 2  # processes preparing records (the writer is a third, lighter, process)
 
 
 class MirrorError(Exception):
@@ -80,10 +90,12 @@ class Mirror:
         retry: Retry | None = None,
         progress: TextIO = sys.stderr,
         transport: httpx.BaseTransport | None = None,
+        prepare_apart_from: int = PREPARE_APART_FROM,
     ) -> None:
         self.source = source.rstrip("/")
         self.database_url = database_url
         self.batch = batch
+        self.prepare_apart_from = prepare_apart_from
         self.retry = retry or Retry()
         self.progress = progress
         self.tracker = Tracker("scn mirror", progress)
@@ -151,10 +163,15 @@ class Mirror:
             )
             _clear(connection)
             load_id = _new_load(connection, header["dataset_version"])
-            with self.tracker.step("snapshot", total=total) as step:
+            apart = total is not None and total >= self.prepare_apart_from
+            render = _orders_by_code_point(connection)
+            with (
+                self.tracker.step("snapshot", total=total) as step,
+                _preparer(apart) as prepare,
+            ):
                 writer = RecordWriter(connection, on_flush=step.advance)
-                for line in lines:
-                    self._write(writer, orjson.loads(line), replace=False)
+                for record in _prepared(prepare, lines, render=render):
+                    record.write(writer, replace=False)
                 writer.flush()
                 count = step.done
             last_seq = int(header["last_seq"])
@@ -259,18 +276,7 @@ class Mirror:
         )
 
     def _write(self, writer: RecordWriter, record: dict[str, Any], *, replace: bool) -> None:
-        entity = record["type"]
-        if entity not in ENTITIES:
-            raise MirrorError(f"unknown record type {entity!r} from the source")
-        evidence = record.pop("evidence", None)  # stored in rows of its own, not a field
-        writer.write(
-            entity,
-            record["id"],
-            record_rows(entity, record, evidence),
-            version=int(record["version"]),
-            updated_at=_parse_time(record["updated_at"]),
-            replace=replace,
-        )
+        Prepared.of(record).write(writer, replace=replace)
 
     # --- HTTP with retries ----------------------------------------------------------------------
 
@@ -313,6 +319,131 @@ class Mirror:
             deadline = time.monotonic() + interval
             while time.monotonic() < deadline and not should_stop():
                 time.sleep(min(0.2, interval))
+
+
+@dataclass
+class Prepared:
+    """A record from the source as it will be written: its rows, with their content hash and
+    search entry computed (the CPU-bound half of the mirror's work, which can run apart)."""
+
+    entity: str
+    record_id: str
+    rows: EntityRows
+    version: int
+    updated_at: datetime
+    rendered: representation.Rendered | None = None
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> "Prepared":
+        entity = record["type"]
+        if entity not in ENTITIES:
+            raise MirrorError(f"unknown record type {entity!r} from the source")
+        evidence = record.pop("evidence", None)  # stored in rows of its own, not a field
+        rows = record_rows(entity, record, evidence)
+        rows.content_hash()
+        rows.search_entry(entity, record["id"])
+        return cls(
+            entity,
+            record["id"],
+            rows,
+            int(record["version"]),
+            _parse_time(record["updated_at"]),
+        )
+
+    def write(self, writer: RecordWriter, *, replace: bool) -> None:
+        writer.write(
+            self.entity,
+            self.record_id,
+            self.rows,
+            version=self.version,
+            updated_at=self.updated_at,
+            replace=replace,
+            rendered=self.rendered,
+        )
+
+    def row_as_stored(self) -> dict[str, Any]:
+        """The record's row as the writer stores it (and the database gives it back)."""
+        return {
+            "id": self.record_id,
+            "version": self.version,
+            "updated_at": self.updated_at,
+            "content_hash": self.rows.content_hash(),
+            **self.rows.row,
+        }
+
+
+def prepare_lines(lines: list[bytes], *, render: bool) -> list[Prepared]:
+    """Export lines (one record each) as records ready to write; with `render`, each with its
+    representations too, where they can be made from its rows in memory."""
+    records = [orjson.loads(line) for line in lines]
+    prepared = [Prepared.of(record) for record in records]  # each without its evidence now
+    if render:
+        _render_held(prepared, records)
+    return prepared
+
+
+def _render_held(prepared: list[Prepared], records: list[dict[str, Any]]) -> None:
+    """Render each record from the rows it was mapped to, without reading them back from the
+    database, and keep what is made only where its v2 document is, byte for byte, the one the
+    source sent: then the rows held the values the database will give back (a source on
+    another version of the code, another engine's order, a type that does not go through
+    unchanged: the record is rendered from the database once written, as the loader does)."""
+    by_entity: dict[str, list[int]] = {}
+    for index, p in enumerate(prepared):
+        by_entity.setdefault(p.entity, []).append(index)
+    for entity, indexes in by_entity.items():
+        held = [(prepared[i].row_as_stored(), prepared[i].rows.links) for i in indexes]
+        for index, rendered in zip(indexes, representation.render_held(entity, held), strict=True):
+            if rendered.v2 == orjson.dumps(records[index]):
+                prepared[index].rendered = rendered
+
+
+def _orders_by_code_point(connection: sa.Connection) -> bool:
+    """Whether the database orders text by code point, as Python does (`render_held`): SQLite
+    does; PostgreSQL does under the C collation only."""
+    if connection.dialect.name == "sqlite":
+        return True
+    collation = connection.execute(
+        sa.text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+    ).scalar_one()
+    return str(collation).split(".")[0] in ("C", "POSIX")
+
+
+class _Inline(Executor):
+    """Work done in this process, when the data is too small for another to pay off."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> "Future[Any]":
+        done: Future[Any] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # raised again where the result is read, as a pool does
+            done.set_exception(exc)
+        return done
+
+
+def _preparer(apart: bool) -> Executor:
+    if not apart:
+        return _Inline()
+    # spawn, not fork: the writer's process holds a database connection and may run threads.
+    return ProcessPoolExecutor(PREPARERS, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _prepared(prepare: Executor, lines: Iterable[bytes], *, render: bool) -> Iterator[Prepared]:
+    """The records of `lines`, in order, prepared by `prepare` up to PREPARE_AHEAD pieces
+    ahead of the caller."""
+    pending: deque[Future[list[Prepared]]] = deque()
+    piece: list[bytes] = []
+    for line in lines:
+        piece.append(line)
+        if len(piece) >= PREPARE_BATCH:
+            pending.append(prepare.submit(prepare_lines, piece, render=render))
+            piece = []
+            if len(pending) >= PREPARE_AHEAD:
+                yield from pending.popleft().result()
+    if piece:
+        pending.append(prepare.submit(prepare_lines, piece, render=render))
+    while pending:
+        yield from pending.popleft().result()
 
 
 class _Retryable(Exception):

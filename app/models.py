@@ -632,3 +632,24 @@ def _index_filter_columns_with_id() -> None:
 
 
 _index_filter_columns_with_id()
+
+
+OWNED_LINKS: dict[str, list[tuple[str, str]]] = {
+    "country": [("country_strategy_organisation", "country_id")],
+    "city": [("city_leader", "city_id"), ("city_theme", "city_id")],
+    "organisation": [("organisation_relation", "organisation_id")],
+    "cooperation": [("cooperation_member", "cooperation_id")],
+    "practice": [
+        (name, "practice_id")
+        for name in (
+            "practice_figure",
+            "practice_organisation",
+            "practice_cooperation",
+            "practice_city",
+            "practice_theme",
+        )
+    ],
+}
+"""entity -> the link tables (and their owner column) that are part of its records."""
+RECORD_LINKS = [("citation", "entity_id"), ("evidence", "entity_id")]
+"""Link tables every entity's records own, told apart by `entity_type`."""

@@ -12,7 +12,8 @@ reader's language at request time (`narrowed`).
 from the code that made them without `scn db check` saying so.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 
 from app import i18n
 from app.api.v1.records import V1, V2, Context, Row, build
-from app.models import ENTITIES, table
+from app.models import ENTITIES, OWNED_LINKS, table
 
 TABLE = "representation"
 COLUMN = {V1: "v1", V2: "v2"}
@@ -65,12 +66,20 @@ def languages_of(entity: str, row: Row) -> list[str]:
     return sorted(found)
 
 
-def render_rows(connection: sa.Connection, entity: str, rows: Sequence[Row]) -> list[Rendered]:
-    """The representations of `rows` (rows of `entity`'s table, as read from the database)."""
+def render_rows(
+    connection: sa.Connection | None,
+    entity: str,
+    rows: Sequence[Row],
+    link_rows: dict[tuple[str, ...], Any] | None = None,
+) -> list[Rendered]:
+    """The representations of `rows` (rows of `entity`'s table, as read from the database);
+    their link rows are read on `connection`, or taken from `link_rows` (`render_held`)."""
     # Every record is rendered whatever the operator publishes: withholding personal contact
     # points is a filter of the queries that serve them, not a property of the document.
     first = Context(connection, personal_contacts=True, api=V1)
     second = Context(connection, personal_contacts=True, api=V2)
+    if link_rows is not None:
+        first.link_rows = link_rows
     second.link_rows = first.link_rows  # each link table is read once for both versions
     v1 = build(first, entity, rows)
     v2 = build(second, entity, rows)
@@ -94,6 +103,47 @@ def render(connection: sa.Connection, entity: str, ids: Iterable[str]) -> Iterat
         chunk = ordered[start : start + READ_CHUNK]
         rows = connection.execute(sa.select(t).where(t.c.id.in_(chunk))).mappings().all()
         yield from render_rows(connection, entity, rows)
+
+
+def render_held(
+    entity: str, records: Sequence[tuple[Row, Mapping[str, Sequence[Row]]]]
+) -> list[Rendered]:
+    """The representations of records held in memory (their row, and their link rows by table),
+    without a database: as `render` would make them from the same rows read back from one whose
+    order is the code points' (SQLite; PostgreSQL under the C collation). The caller makes sure
+    the values are those the engine would give back (`scn mirror` checks each v2 document made
+    here against the one its source sent, and renders from the database where they differ)."""
+    if not records:
+        return []
+    rows = [row for row, _ in records]
+    ids = [row["id"] for row in rows]
+    held: dict[tuple[str, ...], Any] = {}
+    if entity != "source":  # sources cite nothing
+        citations: dict[str, list[Row]] = defaultdict(list)
+        for row, links in records:
+            citations[row["id"]] = sorted(links.get("citation", []), key=_citation_order)
+        held[("citation", entity, *ids)] = citations
+    for link_table, column in OWNED_LINKS.get(entity, ()):
+        order = _link_order(link_table)
+        grouped: dict[str, list[Row]] = defaultdict(list)
+        for row, links in records:
+            found = links.get(link_table, [])
+            grouped[row["id"]] = sorted(found, key=order) if order else list(found)
+        held[(link_table, column, *sorted(set(ids)))] = grouped
+    return render_rows(None, entity, rows, held)
+
+
+def _citation_order(citation: Row) -> str:
+    return str(citation["source_id"])  # as _citations orders them: by source (stable: by row)
+
+
+def _link_order(link_table: str) -> Callable[[Row], tuple[Any, ...]] | None:
+    """How the builders' query orders a link table's rows (its primary key); None when that
+    key is a row number, which follows the order the rows were written in."""
+    key = [c.name for c in table(link_table).primary_key.columns]
+    if key == ["id"]:
+        return None
+    return lambda row: tuple(row[name] for name in key)
 
 
 def every_id(connection: sa.Connection, entity: str) -> list[str]:

@@ -25,7 +25,8 @@ import sqlalchemy as sa
 
 from app import i18n, models, representation, search, vocab
 from app.bulk import BulkWriter
-from app.loader import OWNED_LINKS, EntityRows, _digest, write_transaction
+from app.loader import EntityRows, _digest, write_transaction
+from app.models import OWNED_LINKS
 from app.progress import QUIET, Tracker
 
 PROPORTIONS = {

@@ -164,24 +164,21 @@ def main() -> None:
     try:
         # Phase 1: nothing kept by the proxy (max-age 0): one server alone, one or two behind it.
         a, b = ApiServer(workdir, url, 0), ApiServer(workdir, url, 0)
-        for server in (a, b):
-            server.start()
-            started.append(server)
         one, two = Proxy(workdir, [a]), Proxy(workdir, [a, b])
-        for server in (one, two):
+        for server in (a, b, one, two):  # the API servers first: the proxies need them
             server.start()
             started.append(server)
         assert set(cache_status(two)) == {"MISS"}, "the proxy kept max-age=0 answers"
         measure(runs, {"direct": a, "proxy, 1 server": one, "proxy, 2 servers": two}, str(url_file))
-        for server in reversed(started):
-            server.stop()
+        for running in reversed(started):
+            running.stop()
         started.clear()
 
         # Phase 2: the default max-age: the proxy answers from its cache.
         a, b = ApiServer(workdir, url, 60), ApiServer(workdir, url, 60)
-        for server in (a, b):
-            server.start()
-            started.append(server)
+        for api in (a, b):
+            api.start()
+            started.append(api)
         cached = Proxy(workdir, [a, b])
         cached.start()
         started.append(cached)
@@ -191,8 +188,8 @@ def main() -> None:
         measure(phase2, {"direct (max-age 60)": a, "proxy, cache hits": cached}, str(url_file))
         runs |= phase2
     finally:
-        for server in reversed(started):
-            server.stop()
+        for running in reversed(started):
+            running.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     summary = {}

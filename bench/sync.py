@@ -87,8 +87,9 @@ def load_average() -> list[float]:
 
 
 class PeakRss:
-    """Peak resident memory (MB) of a process, sampled every 0.1 s, and its own high-water
-    mark (VmHWM) read just before it is reaped."""
+    """Peak resident memory (MB) of a process with the processes it started (`scn mirror`
+    prepares a large snapshot in two more), sampled every 0.1 s, and the process's own
+    high-water mark (VmHWM) read just before it is reaped."""
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process, self.peak = process, 0.0
@@ -96,15 +97,36 @@ class PeakRss:
         self.thread.start()
 
     def _sample(self) -> None:
-        status = Path(f"/proc/{self.process.pid}/status")
         while self.process.poll() is None:
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith(("VmHWM:", "VmRSS:")):
-                        self.peak = max(self.peak, int(line.split()[1]) / 1024)
-            except OSError:
-                break
+            own = _status_mb(self.process.pid, "VmHWM:")
+            tree = sum(_status_mb(pid, "VmRSS:") for pid in _process_tree(self.process.pid))
+            self.peak = max(self.peak, own, tree)
             time.sleep(0.1)
+
+
+def _status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/<pid>/status in MB (0 for a process that has just ended)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    for line in lines:
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (those still running)."""
+    out = [pid]
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        children = [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except OSError:
+        return out
+    for child in children:
+        out += _process_tree(child)
+    return out
 
 
 def run_mirror(source: str, target: str) -> dict[str, Any]:

@@ -205,3 +205,40 @@ def test_a_mirror_refuses_another_source(loaded_database_url: str, tmp_path: Pat
         other = mirror_cli(base.replace("127.0.0.1", "localhost"), target)
     assert other.returncode == 1
     assert "a mirror follows one source" in other.stderr
+
+
+def test_a_large_snapshot_prepared_in_other_processes_equals_the_source(
+    loaded_database_url: str, target_url: str
+) -> None:
+    """From PREPARE_APART_FROM records on, a snapshot is parsed, mapped, hashed, indexed and
+    rendered in other processes while this one writes (here from the first record): the copy
+    is the same, its stored documents are the source's, and `scn db check` finds nothing."""
+    with live_server(loaded_database_url) as base:
+        mirror = Mirror(base, target_url, prepare_apart_from=0, progress=io.StringIO())
+        try:
+            result = mirror.run_once()
+        finally:
+            mirror.close()
+        assert result.mode == "snapshot"
+        assert local_export(target_url) == served_export(base)
+    assert drifts(target_url) == []
+    assert stored_documents(target_url) == stored_documents(loaded_database_url, published=True)
+
+
+def stored_documents(url: str, *, published: bool = False) -> set[tuple[str, str, bytes, bytes]]:
+    """Every stored representation (with `published`: of the records a mirror receives)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT r.entity_type, r.entity_id, r.v1, r.v2 FROM representation r "
+                    "WHERE NOT EXISTS (SELECT 1 FROM contact_point c WHERE c.is_personal "
+                    "AND r.entity_type = 'contact_point' AND c.id = r.entity_id)"
+                    if published
+                    else "SELECT entity_type, entity_id, v1, v2 FROM representation"
+                )
+            )
+            return {(e, i, bytes(v1), bytes(v2)) for e, i, v1, v2 in rows}
+    finally:
+        engine.dispose()

@@ -12,8 +12,9 @@ from app.api.v1.records import V1, V2, Context, build
 from app.db import create_engine
 from app.loader import load
 from app.migrate import downgrade, upgrade
+from app.mirror import prepare_lines
 from app.models import ENTITIES, table
-from app.sync import export_count
+from app.sync import export_count, export_lines
 from tests.helpers import drifts, edit_record, remove_record
 from tests.live import client, live_server
 from tests.test_cli import scn
@@ -145,3 +146,54 @@ def test_the_check_refuses_a_database_it_cannot_read() -> None:
     assert result.returncode in (1, 2)
     assert result.stderr.startswith("scn: ")
     assert "Traceback" not in result.stderr
+
+
+def _stored(url: str) -> dict[tuple[str, str], tuple[bytes, bytes, str]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            r = table(representation.TABLE)
+            return {
+                (e, i): (bytes(v1), bytes(v2), languages)
+                for e, i, v1, v2, languages in connection.execute(
+                    sa.select(r.c.entity_type, r.c.entity_id, r.c.v1, r.c.v2, r.c.v2_languages)
+                )
+            }
+    finally:
+        engine.dispose()
+
+
+def _export(url: str) -> list[bytes]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            lines = export_lines(connection, None, personal_contacts=True, api=V2)
+            return list(lines)[1:]
+    finally:
+        engine.dispose()
+
+
+def test_records_rendered_in_memory_from_a_v2_export_are_what_the_database_renders(
+    loaded_database_url: str,
+) -> None:
+    """`scn mirror` renders a snapshot's records from the rows it maps them to, without reading
+    them back: each document is the one rendered from the database, byte for byte."""
+    stored = _stored(loaded_database_url)
+    prepared = prepare_lines(_export(loaded_database_url), render=True)
+    assert {(p.entity, p.record_id) for p in prepared} == set(stored)
+    for p in prepared:
+        assert p.rendered is not None, (p.entity, p.record_id)
+        made = (p.rendered.v1, p.rendered.v2, p.rendered.languages)
+        assert made == stored[(p.entity, p.record_id)], (p.entity, p.record_id)
+
+
+def test_a_record_whose_rows_do_not_give_back_its_document_is_not_rendered_in_memory(
+    loaded_database_url: str,
+) -> None:
+    """A source on another version of the code (here: a field this one does not know) sends a
+    document its rows do not reproduce: the mirror renders that record from the database."""
+    first, *rest = _export(loaded_database_url)
+    unknown = orjson.loads(first) | {"added_by_a_newer_source": 1}
+    prepared = prepare_lines([orjson.dumps(unknown), *rest[:5]], render=True)
+    assert prepared[0].rendered is None
+    assert all(p.rendered is not None for p in prepared[1:])

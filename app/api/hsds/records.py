@@ -53,7 +53,7 @@ class HsdsContext(Context):
         if not id_list:
             return {}
         query = sa.select(t).where(t.c.id.in_(id_list))
-        return {r["id"]: r for r in self.connection.execute(query).mappings()}
+        return {r["id"]: r for r in self.db.execute(query).mappings()}
 
     def texts(self, entity: str, ids: Sequence[str]) -> dict[str, Row]:
         """`rows`, with their texts as v1 shows them."""
@@ -71,7 +71,7 @@ class HsdsContext(Context):
             t,
             personal_contacts=self.personal_contacts,
         )
-        for row in self.connection.execute(query).mappings():
+        for row in self.db.execute(query).mappings():
             out[row[owner]].append(self.localised("contact_point", row))
         return out
 
@@ -85,7 +85,7 @@ class HsdsContext(Context):
             .where(t.c.entity_type == entity, t.c.entity_id.in_(sorted(set(ids))))
             .order_by(t.c.entity_id, t.c.source_id)
         )
-        for row in self.connection.execute(query).mappings():
+        for row in self.db.execute(query).mappings():
             out[row["entity_id"]].append(row)
         return out
 

@@ -174,7 +174,7 @@ class Context:
 
     def __init__(
         self,
-        connection: sa.Connection,
+        connection: sa.Connection | None,
         *,
         personal_contacts: bool,
         api: str = V1,
@@ -188,6 +188,14 @@ class Context:
         self.link_rows: dict[tuple[str, ...], Any] = {}
         """Link rows already read, by query: contexts that render the same rows in several
         versions share it (app/representation.py), so each link table is read once."""
+
+    @property
+    def db(self) -> sa.Connection:
+        """The connection rows are read on (a context made without one renders only rows it
+        was given: app/representation.py `render_held`)."""
+        if self.connection is None:
+            raise LookupError("rendering needs rows it was not given and has no database")
+        return self.connection
 
     def ref(self, entity: str, record_id: str | None) -> Dict | None:
         return ref(entity, record_id, self.api)
@@ -225,7 +233,7 @@ class Context:
         if id_list:
             order = list(t.primary_key.columns)
             query = sa.select(t).where(t.c[column].in_(id_list)).order_by(*order)
-            for row in self.connection.execute(query).mappings():
+            for row in self.db.execute(query).mappings():
                 out[row[column]].append(row)
         self.link_rows[key] = out
         return out
@@ -245,7 +253,7 @@ class Context:
         translated = NAME_COLUMN[entity] in i18n.TEXT_FIELDS.get(entity, ())
         return {
             record_id: self.text(name) if translated else name
-            for record_id, name in self.connection.execute(query)
+            for record_id, name in self.db.execute(query)
         }
 
 
@@ -282,7 +290,7 @@ def _citations(ctx: Context, entity: str, ids: list[str]) -> dict[str, list[Row]
         .where(t.c.entity_type == entity, t.c.entity_id.in_(ids))
         .order_by(t.c.entity_id, t.c.source_id)
     )
-    for row in ctx.connection.execute(query).mappings():
+    for row in ctx.db.execute(query).mappings():
         out[row["entity_id"]].append(row)
     return out
 

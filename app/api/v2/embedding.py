@@ -133,7 +133,7 @@ def embed(ctx: Context, records: list[dict[str, Any]], fields: tuple[str, ...]) 
                 t,
                 personal_contacts=ctx.personal_contacts,
             )
-            rows = ctx.connection.execute(query).mappings().all()
+            rows = ctx.db.execute(query).mappings().all()
             for record in build(ctx, entity, rows):
                 found[(entity, record["id"])] = record
     for ref in references:

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -224,14 +225,16 @@ class Mirror:
         raise AssertionError("unreachable: the last attempt raises")
 
     def _apply_pages(self, connection: sa.Connection, since: int, load_id: int) -> tuple[int, int]:
-        """Apply the change feed after `since`, page by page; the next page is fetched while
-        this one is written (the source renders, we write: both at once)."""
+        """Apply the change feed after `since`, page by page, in a pipeline: while a page is
+        written, the next one is prepared (in other processes, for a feed of
+        `prepare_apart_from` changes or more) and the one after it fetched."""
         cursor, applied = since, 0
-        change = _table("change")
         writer = RecordWriter(connection)
+        render = _orders_by_code_point(connection)
         with (
             ThreadPoolExecutor(1, thread_name_prefix="scn-mirror-fetch") as fetcher,
             self.tracker.step("changes", unit="changes") as step,
+            ExitStack() as stack,
         ):
 
             def fetch(after: int) -> Future[Any]:
@@ -239,44 +242,61 @@ class Mirror:
                     self._get, "/v2/changes", {"since": after, "limit": self.batch}
                 )
 
+            prepare: Executor = _Inline()
             pending = fetch(cursor)
+            previous: tuple[dict[str, Any], Future[list[Prepared]]] | None = None
             while True:
                 page = pending.result()
-                if page["data"] and page["has_more"]:
+                more = bool(page["data"] and page["has_more"])
+                if more:
                     pending = fetch(int(page["next_since"]))
-                step.set_total(int(page["last_seq"]) - since)
-                items = page["data"]
-                writer.bulk.delete(change.name, ("seq",), [(item["seq"],) for item in items])
-                for item in items:
-                    self._apply_change(writer, item, load_id)
-                applied += len(items)
-                cursor = int(page["next_since"])
-                step.set_done(cursor - since)
-                if not (page["data"] and page["has_more"]):
+                total = int(page["last_seq"]) - since
+                if previous is None and total >= self.prepare_apart_from:
+                    prepare = stack.enter_context(_preparer(True))
+                step.set_total(total)
+                upserts = [item["record"] for item in page["data"] if item["op"] != "delete"]
+                current = (page, prepare.submit(prepare_records, upserts, render=render))
+                if previous is not None:
+                    applied += self._apply_page(writer, *previous, load_id)
+                    step.set_done(int(previous[0]["next_since"]) - since)
+                previous = current
+                if not more:
+                    applied += self._apply_page(writer, *current, load_id)
+                    cursor = int(page["next_since"])
+                    step.set_done(cursor - since)
                     writer.flush()
                     writer.bulk.flush()
                     return applied, cursor
 
-    def _apply_change(self, writer: RecordWriter, item: dict[str, Any], load_id: int) -> None:
-        if item["op"] == "delete":
-            writer.remove(item["type"], item["id"])
-        else:
-            self._write(writer, item["record"], replace=True)
-        writer.bulk.add(
-            "change",
-            {
-                "seq": item["seq"],
-                "entity_type": item["type"],
-                "entity_id": item["id"],
-                "op": item["op"],
-                "version": item["version"],
-                "changed_at": _parse_time(item["changed_at"]),
-                "load_id": load_id,
-            },
-        )
-
-    def _write(self, writer: RecordWriter, record: dict[str, Any], *, replace: bool) -> None:
-        Prepared.of(record).write(writer, replace=replace)
+    def _apply_page(
+        self,
+        writer: RecordWriter,
+        page: dict[str, Any],
+        prepared: "Future[list[Prepared]]",
+        load_id: int,
+    ) -> int:
+        """Write one page of changes (its upserts prepared by `prepared`); return how many."""
+        items = page["data"]
+        records = iter(prepared.result())
+        writer.bulk.delete("change", ("seq",), [(item["seq"],) for item in items])
+        for item in items:
+            if item["op"] == "delete":
+                writer.remove(item["type"], item["id"])
+            else:
+                next(records).write(writer, replace=True)
+            writer.bulk.add(
+                "change",
+                {
+                    "seq": item["seq"],
+                    "entity_type": item["type"],
+                    "entity_id": item["id"],
+                    "op": item["op"],
+                    "version": item["version"],
+                    "changed_at": _parse_time(item["changed_at"]),
+                    "load_id": load_id,
+                },
+            )
+        return len(items)
 
     # --- HTTP with retries ----------------------------------------------------------------------
 
@@ -375,7 +395,12 @@ class Prepared:
 def prepare_lines(lines: list[bytes], *, render: bool) -> list[Prepared]:
     """Export lines (one record each) as records ready to write; with `render`, each with its
     representations too, where they can be made from its rows in memory."""
-    records = [orjson.loads(line) for line in lines]
+    return prepare_records([orjson.loads(line) for line in lines], render=render)
+
+
+def prepare_records(records: list[dict[str, Any]], *, render: bool) -> list[Prepared]:
+    """v2 records (as the export and the change feed give them) ready to write, as
+    `prepare_lines` makes them."""
     prepared = [Prepared.of(record) for record in records]  # each without its evidence now
     if render:
         _render_held(prepared, records)

@@ -25,7 +25,7 @@ from app.loader import CRASH_AFTER_ENV, load, prune_history
 from app.mirror import Mirror, MirrorError, Retry
 from app.settings import Settings
 from app.sync import export_lines
-from tests.helpers import drifts, edit_record
+from tests.helpers import drifts, edit_record, remove_record
 from tests.live import free_port, live_server
 from tests.seed_edits import random_edit
 from tests.test_cli import SCN
@@ -207,22 +207,36 @@ def test_a_mirror_refuses_another_source(loaded_database_url: str, tmp_path: Pat
     assert "a mirror follows one source" in other.stderr
 
 
-def test_a_large_snapshot_prepared_in_other_processes_equals_the_source(
-    loaded_database_url: str, target_url: str
+def test_a_large_snapshot_and_catch_up_prepared_in_other_processes_equal_the_source(
+    source_url: str, target_url: str, seeds: Path
 ) -> None:
-    """From PREPARE_APART_FROM records on, a snapshot is parsed, mapped, hashed, indexed and
-    rendered in other processes while this one writes (here from the first record): the copy
-    is the same, its stored documents are the source's, and `scn db check` finds nothing."""
-    with live_server(loaded_database_url) as base:
-        mirror = Mirror(base, target_url, prepare_apart_from=0, progress=io.StringIO())
-        try:
-            result = mirror.run_once()
-        finally:
-            mirror.close()
-        assert result.mode == "snapshot"
-        assert local_export(target_url) == served_export(base)
-    assert drifts(target_url) == []
-    assert stored_documents(target_url) == stored_documents(loaded_database_url, published=True)
+    """From PREPARE_APART_FROM records or changes on, the mirror parses, maps, hashes, indexes
+    and renders them in other processes while it writes (here from the first): the copy is the
+    same, its stored documents are the source's, and `scn db check` finds nothing."""
+    source = create_engine(source_url)
+    try:
+        load(source, seeds)
+        with live_server(source_url) as base:
+            mirror = Mirror(base, target_url, prepare_apart_from=0, progress=io.StringIO())
+            try:
+                assert mirror.run_once().mode == "snapshot"
+                assert local_export(target_url) == served_export(base)
+                assert drifts(target_url) == []
+                assert stored_documents(target_url) == stored_documents(source_url, published=True)
+
+                edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
+                edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(acronym="V"))
+                remove_record(seeds, "contact_points.yaml", "mhtconsult-email")
+                load(source, seeds)
+                caught_up = mirror.run_once()
+            finally:
+                mirror.close()
+            assert (caught_up.mode, caught_up.applied) == ("changes", 3)
+            assert local_export(target_url) == served_export(base)
+        assert drifts(target_url) == []
+        assert stored_documents(target_url) == stored_documents(source_url, published=True)
+    finally:
+        source.dispose()
 
 
 def stored_documents(url: str, *, published: bool = False) -> set[tuple[str, str, bytes, bytes]]:

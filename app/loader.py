@@ -679,6 +679,19 @@ WRITE_BATCH = 1_000
 records, small enough that memory stays flat however many records one run writes."""
 
 
+def stored_row(
+    record_id: str, rows: EntityRows, version: int, updated_at: datetime, content_hash: str
+) -> Row:
+    """A record's row in its entity's table, as `RecordWriter` stores it."""
+    return {
+        "id": record_id,
+        "version": version,
+        "updated_at": updated_at,
+        "content_hash": content_hash,
+        **rows.row,
+    }
+
+
 @dataclass
 class _Pending:
     entity: str
@@ -767,14 +780,7 @@ class RecordWriter:
         entries = []
         for p in self._new:
             bulk.add(
-                p.entity,
-                {
-                    "id": p.record_id,
-                    "version": p.version,
-                    "updated_at": p.updated_at,
-                    "content_hash": p.content_hash,
-                    **p.rows.row,
-                },
+                p.entity, stored_row(p.record_id, p.rows, p.version, p.updated_at, p.content_hash)
             )
             for link_table, link_rows in p.rows.links.items():
                 for link in link_rows:

@@ -26,7 +26,14 @@ import sqlalchemy as sa
 
 from app import migrate, representation, search
 from app.db import create_engine
-from app.loader import EntityRows, RecordWriter, stored_digest, write_transaction
+from app.loader import (
+    EntityRows,
+    RecordWriter,
+    Row,
+    stored_digest,
+    stored_row,
+    write_transaction,
+)
 from app.models import ENTITIES, OWNED_LINKS, RECORD_LINKS
 from app.models import table as _table
 from app.progress import Tracker
@@ -34,11 +41,11 @@ from app.record_rows import record_rows
 
 USER_AGENT = "scn-mirror/1"
 PREPARE_APART_FROM = 20_000
-"""A snapshot of at least this many records is prepared (parsed, mapped to rows, hashed and
-indexed for search) in a second process while this one writes: the two halves of the work then
-use both of a small machine's cores. Below it, starting that process (about 2 s of imports)
-would cost more than it saves."""
-PREPARE_BATCH = 250  # export lines per piece of work sent to that process
+"""A snapshot of at least this many records, or a catch-up of this many changes, is prepared
+(parsed, mapped to rows, hashed, indexed for search, rendered) in PREPARERS other processes
+while this one writes: the work then uses every core of a small machine. Below it, starting
+those processes (about 2 s of imports) would cost more than it saves."""
+PREPARE_BATCH = 250  # export lines per piece of work sent to those processes
 PREPARE_AHEAD = 8  # pieces sent ahead of the writer: the queue, and memory, stay bounded
 PREPARERS = 2  # processes preparing records (the writer is a third, lighter, process)
 
@@ -344,7 +351,8 @@ class Mirror:
 @dataclass
 class Prepared:
     """A record from the source as it will be written: its rows, with their content hash and
-    search entry computed (the CPU-bound half of the mirror's work, which can run apart)."""
+    search entry computed, and its representations where `_render_held` could make them (the
+    CPU-bound half of the mirror's work, which can run apart)."""
 
     entity: str
     record_id: str
@@ -381,15 +389,11 @@ class Prepared:
             rendered=self.rendered,
         )
 
-    def row_as_stored(self) -> dict[str, Any]:
+    def row_as_stored(self) -> Row:
         """The record's row as the writer stores it (and the database gives it back)."""
-        return {
-            "id": self.record_id,
-            "version": self.version,
-            "updated_at": self.updated_at,
-            "content_hash": self.rows.content_hash(),
-            **self.rows.row,
-        }
+        return stored_row(
+            self.record_id, self.rows, self.version, self.updated_at, self.rows.content_hash()
+        )
 
 
 def prepare_lines(lines: list[bytes], *, render: bool) -> list[Prepared]:

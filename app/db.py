@@ -80,13 +80,15 @@ def _postgresql_engine(
 ) -> sa.Engine:
     options = []
     if statement_timeout is not None:
-        options.append(f"-c statement_timeout={int(statement_timeout * 1000)}")
+        # At least 1 ms: 0 would mean no limit at all.
+        options.append(f"-c statement_timeout={max(1, int(statement_timeout * 1000))}")
     if read_only:
         options.append("-c default_transaction_read_only=on")
     connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
     if options:
         connect_args["options"] = " ".join(options)
-    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
 
     @sa.event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection: Any, _record: Any) -> None:

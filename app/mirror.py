@@ -8,23 +8,22 @@ publisher no longer keeps the changes after our cursor) means a new snapshot. Ne
 503s are retried with exponential backoff.
 """
 
-import multiprocessing
 import random
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TextIO
 
 import httpx
 import orjson
 import sqlalchemy as sa
 
-from app import migrate, representation, search
+from app import apart, migrate, representation, search
 from app.db import create_engine
 from app.loader import (
     EntityRows,
@@ -40,14 +39,12 @@ from app.progress import Tracker
 from app.record_rows import record_rows
 
 USER_AGENT = "scn-mirror/1"
-PREPARE_APART_FROM = 20_000
+PREPARE_APART_FROM = apart.WORTH_FROM
 """A snapshot of at least this many records, or a catch-up of this many changes, is prepared
-(parsed, mapped to rows, hashed, indexed for search, rendered) in PREPARERS other processes
+(parsed, mapped to rows, hashed, indexed for search, rendered) in other processes (app.apart)
 while this one writes: the work then uses every core of a small machine. Below it, starting
 those processes (about 2 s of imports) would cost more than it saves."""
 PREPARE_BATCH = 250  # export lines per piece of work sent to those processes
-PREPARE_AHEAD = 8  # pieces sent ahead of the writer: the queue, and memory, stay bounded
-PREPARERS = 2  # processes preparing records (the writer is a third, lighter, process)
 
 
 class MirrorError(Exception):
@@ -171,11 +168,11 @@ class Mirror:
             )
             _clear(connection)
             load_id = _new_load(connection, header["dataset_version"])
-            apart = total is not None and total >= self.prepare_apart_from
-            render = _orders_by_code_point(connection)
+            prepares_apart = total is not None and total >= self.prepare_apart_from
+            render = representation.orders_by_code_point(connection)
             with (
                 self.tracker.step("snapshot", total=total) as step,
-                _preparer(apart) as prepare,
+                apart.preparer(prepares_apart) as prepare,
             ):
                 writer = RecordWriter(connection, on_flush=step.advance)
                 for record in _prepared(prepare, lines, render=render):
@@ -237,7 +234,7 @@ class Mirror:
         `prepare_apart_from` changes or more) and the one after it fetched."""
         cursor, applied = since, 0
         writer = RecordWriter(connection)
-        render = _orders_by_code_point(connection)
+        render = representation.orders_by_code_point(connection)
         with (
             ThreadPoolExecutor(1, thread_name_prefix="scn-mirror-fetch") as fetcher,
             self.tracker.step("changes", unit="changes") as step,
@@ -249,7 +246,7 @@ class Mirror:
                     self._get, "/v2/changes", {"since": after, "limit": self.batch}
                 )
 
-            prepare: Executor = _Inline()
+            prepare: Executor = apart.Inline()
             pending = fetch(cursor)
             previous: tuple[dict[str, Any], Future[list[Prepared]]] | None = None
             while True:
@@ -259,7 +256,7 @@ class Mirror:
                     pending = fetch(int(page["next_since"]))
                 total = int(page["last_seq"]) - since
                 if previous is None and total >= self.prepare_apart_from:
-                    prepare = stack.enter_context(_preparer(True))
+                    prepare = stack.enter_context(apart.preparer(True))
                 step.set_total(total)
                 upserts = [item["record"] for item in page["data"] if item["op"] != "delete"]
                 current = (page, prepare.submit(prepare_records, upserts, render=render))
@@ -427,52 +424,22 @@ def _render_held(prepared: list[Prepared], records: list[dict[str, Any]]) -> Non
                 prepared[index].rendered = rendered
 
 
-def _orders_by_code_point(connection: sa.Connection) -> bool:
-    """Whether the database orders text by code point, as Python does (`render_held`): SQLite
-    does; PostgreSQL does under the C collation only."""
-    if connection.dialect.name == "sqlite":
-        return True
-    collation = connection.execute(
-        sa.text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
-    ).scalar_one()
-    return str(collation).split(".")[0] in ("C", "POSIX")
-
-
-class _Inline(Executor):
-    """Work done in this process, when the data is too small for another to pay off."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> "Future[Any]":
-        done: Future[Any] = Future()
-        try:
-            done.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # raised again where the result is read, as a pool does
-            done.set_exception(exc)
-        return done
-
-
-def _preparer(apart: bool) -> Executor:
-    if not apart:
-        return _Inline()
-    # spawn, not fork: the writer's process holds a database connection and may run threads.
-    return ProcessPoolExecutor(PREPARERS, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _prepared(prepare: Executor, lines: Iterable[bytes], *, render: bool) -> Iterator[Prepared]:
-    """The records of `lines`, in order, prepared by `prepare` up to PREPARE_AHEAD pieces
-    ahead of the caller."""
-    pending: deque[Future[list[Prepared]]] = deque()
+def _pieces(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
     piece: list[bytes] = []
     for line in lines:
         piece.append(line)
         if len(piece) >= PREPARE_BATCH:
-            pending.append(prepare.submit(prepare_lines, piece, render=render))
+            yield piece
             piece = []
-            if len(pending) >= PREPARE_AHEAD:
-                yield from pending.popleft().result()
     if piece:
-        pending.append(prepare.submit(prepare_lines, piece, render=render))
-    while pending:
-        yield from pending.popleft().result()
+        yield piece
+
+
+def _prepared(prepare: Executor, lines: Iterable[bytes], *, render: bool) -> Iterator[Prepared]:
+    """The records of `lines`, in order, prepared by `prepare` a bounded distance ahead."""
+    work = partial(prepare_lines, render=render)
+    for _, prepared in apart.in_order(prepare, work, _pieces(lines)):
+        yield from prepared
 
 
 class _Retryable(Exception):

@@ -133,6 +133,17 @@ def render_held(
     return render_rows(None, entity, rows, held)
 
 
+def orders_by_code_point(connection: sa.Connection) -> bool:
+    """Whether the database orders text by code point, as Python does (`render_held`): SQLite
+    does; PostgreSQL does under the C collation only."""
+    if connection.dialect.name == "sqlite":
+        return True
+    collation = connection.execute(
+        sa.text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+    ).scalar_one()
+    return str(collation).split(".")[0] in ("C", "POSIX")
+
+
 def _citation_order(citation: Row) -> str:
     return str(citation["source_id"])  # as _citations orders them: by source (stable: by row)
 

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache, partial
 from typing import Any
 
 import sqlalchemy as sa
 
-from app import i18n, models, representation, search, vocab
+from app import apart, i18n, models, representation, search, vocab
 from app.bulk import BulkWriter
-from app.loader import EntityRows, _digest, write_transaction
+from app.loader import EntityRows, _digest, stored_row, write_transaction
 from app.models import OWNED_LINKS
 from app.progress import QUIET, Tracker
 
@@ -50,6 +51,7 @@ UPDATED_SHARE = 0.1  # of the records, updated by a later load
 DELETED_SHARE = 0.01  # extra records, created and later deleted (their ids are never reused)
 FIRST_LOAD = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
 CHUNK = 20_000  # rows per bulk write
+PIECE = 250  # records per piece of work for the processes that prepare them (app.apart)
 
 ID_PREFIX = {
     "source": "source",
@@ -534,6 +536,72 @@ class Maker:
 # --- writing --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Piece:
+    """Records `start` to `stop` of one entity in the data set of (`records`, `seed`): a piece
+    of work that any process can make alone (app.apart)."""
+
+    records: int
+    seed: int
+    entity: str
+    start: int
+    stop: int
+
+
+@dataclass
+class Made:
+    """A record made: its row as stored, its link rows, the loads that created and updated
+    it, its search entry and (when made in memory) its representations."""
+
+    id: str
+    row: dict[str, Any]
+    links: dict[str, list[dict[str, Any]]]
+    created: int
+    updated: int | None
+    entry: search.Entry | None
+    rendered: representation.Rendered | None
+
+
+@cache
+def _ids(records: int, seed: int) -> Ids:
+    """The data set's ids (each process that makes records makes them once)."""
+    return make_ids(counts(records), random.Random(seed))
+
+
+def make(piece: Piece, *, render: bool) -> list[Made]:
+    """The records of `piece`, with their content hash, search entry and (with `render`)
+    representations made from their rows in memory. Each piece has a random generator of its
+    own, seeded by the data set's seed and the piece: the data set is the same whichever
+    process makes which piece."""
+    entity = piece.entity
+    rng = random.Random(f"{piece.seed}:{entity}:{piece.start}")
+    maker = Maker(_ids(piece.records, piece.seed), rng)
+    made: list[Made] = []
+    for i in range(piece.start, piece.stop):
+        rid = maker.ids[entity][i]
+        created = 0 if rng.random() < INITIAL_SHARE else rng.randrange(LOADS)
+        updated = (
+            rng.randrange(created + 1, LOADS)
+            if (created < LOADS - 1 and rng.random() < UPDATED_SHARE)
+            else None
+        )
+        rows = maker.record(entity, i, rid)
+        row = stored_row(
+            rid,
+            rows,
+            1 if updated is None else 2,
+            _load_time(created if updated is None else updated),
+            rows.content_hash(),
+        )
+        entry = rows.search_entry(entity, rid)
+        made.append(Made(rid, row, rows.links, created, updated, entry, None))
+    if render:
+        held = [(m.row, m.links) for m in made]
+        for m, rendered in zip(made, representation.render_held(entity, held), strict=True):
+            m.rendered = rendered
+    return made
+
+
 @dataclass
 class SynthResult:
     dataset_version: str
@@ -567,12 +635,12 @@ def synthesise(
     seed: int = 1,
     force: bool = False,
     tracker: Tracker = QUIET,
+    apart_from: int = apart.WORTH_FROM,
 ) -> SynthResult:
     """Write a synthetic data set of `records` records (with their history) in one transaction."""
     per_entity = counts(records)
-    rng = random.Random(seed)
-    ids = make_ids(per_entity, rng)
-    maker = Maker(ids, rng)
+    ids = _ids(records, seed)
+    rng = random.Random(f"{seed}:deleted")  # the deleted records' history
     version = dataset_version(records, seed)
 
     with write_transaction(engine) as connection:
@@ -589,53 +657,51 @@ def synthesise(
         events: list[tuple[int, int, int, str, int, int]] = []
         hashes: list[tuple[str, str, str]] = []
         entries: list[search.Entry] = []
-        with tracker.step("records", total=sum(per_entity.values())) as step:
-            for order, entity in enumerate(models.ENTITIES):
-                for i, rid in enumerate(ids.live[entity]):
-                    created = 0 if rng.random() < INITIAL_SHARE else rng.randrange(LOADS)
-                    updated = (
-                        rng.randrange(created + 1, LOADS)
-                        if (created < LOADS - 1 and rng.random() < UPDATED_SHARE)
-                        else None
-                    )
-                    record_version = 1 if updated is None else 2
-                    rows = maker.record(entity, i, rid)
-                    content_hash = rows.content_hash()
-                    hashes.append((entity, rid, content_hash))
-                    writer.add(
-                        entity,
-                        {
-                            "id": rid,
-                            "version": record_version,
-                            "updated_at": _load_time(created if updated is None else updated),
-                            "content_hash": content_hash,
-                            **rows.row,
-                        },
-                    )
-                    for link_table, link_rows in rows.links.items():
+        render = representation.orders_by_code_point(connection)
+        pieces = [
+            Piece(records, seed, entity, start, min(start + PIECE, len(ids.live[entity])))
+            for entity in models.ENTITIES
+            for start in range(0, len(ids.live[entity]), PIECE)
+        ]
+        position = {entity: index for index, entity in enumerate(models.ENTITIES)}
+        with (
+            tracker.step("records", total=sum(per_entity.values())) as step,
+            apart.preparer(records >= apart_from) as executor,
+        ):
+            work = partial(make, render=render)
+            for piece, made in apart.in_order(executor, work, pieces):
+                entity = piece.entity
+                for record in made:
+                    hashes.append((entity, record.id, record.row["content_hash"]))
+                    writer.add(entity, record.row)
+                    for link_table, link_rows in record.links.items():
                         for link in link_rows:
                             writer.add(link_table, link)
-                    if (entry := search.entry(entity, rid, rows.row)) is not None:
-                        entries.append(entry)
+                    if record.entry is not None:
+                        entries.append(record.entry)
                         if len(entries) >= CHUNK:
                             search.add_many(connection, entries)
                             entries = []
-                    events.append((created, 1, order, rid, 1, 0))
-                    if updated is not None:
-                        events.append((updated, 1, order, rid, 2, 0))
-                    step.advance()
-                for rid in ids.deleted[entity]:
-                    created = rng.randrange(LOADS - 1)
-                    events.append((created, 1, order, rid, 1, 0))
-                    events.append((rng.randrange(created + 1, LOADS), 0, order, rid, 2, 1))
+                    if record.rendered is not None:
+                        writer.add(representation.TABLE, record.rendered.row())
+                    events.append((record.created, 1, position[entity], record.id, 1, 0))
+                    if record.updated is not None:
+                        events.append((record.updated, 1, position[entity], record.id, 2, 0))
+                step.advance(len(made))
             search.add_many(connection, entries)
             writer.flush()
-        with tracker.step("rendering", total=sum(per_entity.values())) as step:
-            for entity in models.ENTITIES:
-                for rendered in representation.render(connection, entity, ids.live[entity]):
-                    writer.add(representation.TABLE, rendered.row())
-                    step.advance()
-            writer.flush()
+        for entity in models.ENTITIES:
+            for rid in ids.deleted[entity]:
+                created = rng.randrange(LOADS - 1)
+                events.append((created, 1, position[entity], rid, 1, 0))
+                events.append((rng.randrange(created + 1, LOADS), 0, position[entity], rid, 2, 1))
+        if not render:
+            with tracker.step("rendering", total=sum(per_entity.values())) as step:
+                for entity in models.ENTITIES:
+                    for rendered in representation.render(connection, entity, ids.live[entity]):
+                        writer.add(representation.TABLE, rendered.row())
+                        step.advance()
+                writer.flush()
 
         tracker.say(f"change history: {len(events):,} changes in {LOADS} loads")
         events.sort()

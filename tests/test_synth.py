@@ -110,3 +110,40 @@ def test_a_database_holding_data_is_refused_unless_forced(synth_url: str) -> Non
         version = connection.execute(sa.text("SELECT dataset_version FROM dataset_state")).scalar()
     engine.dispose()
     assert version == result.dataset_version == f"synthetic-{RECORDS}-seed8"
+
+
+def _written(url: str) -> dict[str, object]:
+    """What a synthetic data set wrote: its digest, documents, search entries and history."""
+    engine = create_engine(url)
+    search_table = "search_index_entry" if url.startswith("sqlite") else "search_index"
+    try:
+        with engine.connect() as connection:
+
+            def rows(sql: str) -> list[tuple[object, ...]]:
+                return [tuple(r) for r in connection.execute(sa.text(sql))]
+
+            return {
+                "digest": rows(
+                    "SELECT dataset_version, content_digest, last_seq FROM dataset_state"
+                ),
+                "documents": rows(
+                    "SELECT entity_type, entity_id, v1, v2, v2_languages FROM representation "
+                    "ORDER BY entity_type, entity_id"
+                ),
+                "search": rows(
+                    f"SELECT entity_type, entity_id, name, body, name_terms, body_terms "
+                    f"FROM {search_table} ORDER BY entity_type, entity_id"
+                ),
+                "changes": rows("SELECT seq, entity_type, entity_id, op, version FROM change"),
+            }
+    finally:
+        engine.dispose()
+
+
+def test_records_prepared_in_other_processes_are_those_made_in_one(synth_url: str) -> None:
+    inline = _written(synth_url)
+    engine = create_engine(synth_url)
+    synthesise(engine, RECORDS, seed=7, force=True, apart_from=0)  # processes from any size
+    engine.dispose()
+    assert _written(synth_url) == inline
+    assert drifts(synth_url) == []

@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine,
         request_timeout=settings.request_timeout,
         sqlite_mmap_mb=settings.sqlite_mmap_mb,
+        pool=_pool_limits(settings),
     )
 
     app.add_exception_handler(problems.ProblemError, problems.on_problem)

@@ -43,11 +43,11 @@ def preparer(apart: bool) -> Executor:
 
 
 def in_order(
-    executor: Executor, work: Callable[[Piece], list[Result]], pieces: Iterable[Piece]
-) -> Iterator[tuple[Piece, list[Result]]]:
-    """Each piece with the results of `work` on it, in order, computed by `executor` up to
+    executor: Executor, work: Callable[[Piece], Result], pieces: Iterable[Piece]
+) -> Iterator[tuple[Piece, Result]]:
+    """Each piece with the result of `work` on it, in order, computed by `executor` up to
     AHEAD pieces ahead of the caller."""
-    pending: deque[tuple[Piece, Future[list[Result]]]] = deque()
+    pending: deque[tuple[Piece, Future[Result]]] = deque()
     for piece in pieces:
         pending.append((piece, executor.submit(work, piece)))
         if len(pending) >= AHEAD:

@@ -31,6 +31,61 @@ def _json_text(none_as_null: bool) -> Callable[[Any], Any]:
     return text
 
 
+Key = tuple[str, tuple[str, ...]]
+"""A table and the columns of rows given for it, in order."""
+
+
+class Converter:
+    """Rows as tuples of the values the driver takes for their columns, converted as
+    SQLAlchemy would convert them for `dialect`. It needs no connection, so another process
+    can convert rows for a writer (`scn synth`)."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.dialect = dialect
+        self.converters: dict[Key, Converters] = {}
+
+    @classmethod
+    def named(cls, name: str) -> "Converter":
+        """For the dialect of `name` (`Converter.name_of`), made in this process."""
+        return cls(sa.make_url(f"{name}://").get_dialect()())
+
+    @staticmethod
+    def name_of(dialect: sa.Dialect) -> str:
+        return f"{dialect.name}+{dialect.driver}"
+
+    def convert(self, table: str, row: dict[str, Any]) -> tuple[Key, tuple[Any, ...]]:
+        key = (table, tuple(row))
+        converters = self.converters.get(key)
+        if converters is None:
+            converters = self.converters[key] = self._converters(table, key[1])
+        values = list(row.values())
+        for index, process in converters:
+            values[index] = process(values[index])
+        return key, tuple(values)
+
+    def _converters(self, table: str, columns: tuple[str, ...]) -> Converters:
+        """SQLAlchemy's bind processors of the columns (JSON to text, dates on SQLite, ...)."""
+        if table not in models.SQLModel.metadata.tables:
+            return []  # the search index: plain text
+        t = models.table(table)
+        out: Converters = []
+        for index, column in enumerate(columns):
+            column_type = t.c[column].type
+            if isinstance(column_type, sa.JSON):
+                # orjson: the same JSON values as the engine's serializer, in a fifth of the time
+                # (the stored text is compact; it is always read back as values).
+                out.append((index, _json_text(column_type.none_as_null)))
+                continue
+            if isinstance(column_type, sa.LargeBinary):
+                # Both drivers take bytes as they are; SQLAlchemy's processor wraps each value
+                # in the driver's Binary (a memoryview): 7% of a mirror's writes, for nothing.
+                continue
+            process = column_type._cached_bind_processor(self.dialect)
+            if process is not None:
+                out.append((index, process))
+        return out
+
+
 class BulkWriter:
     """Buffered inserts (`add`, written by `flush` or when a buffer is full) and batched
     statements (`delete`, `executemany`), inside the caller's transaction."""
@@ -43,8 +98,8 @@ class BulkWriter:
         assert driver is not None
         self.driver: Any = driver
         self.chunk = chunk
-        self.buffers: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
-        self.converters: dict[tuple[str, tuple[str, ...]], Converters] = {}
+        self.buffers: dict[Key, list[tuple[Any, ...]]] = {}
+        self.converter = Converter(connection.dialect)
 
     @contextmanager
     def _driver_errors(self, statement: str) -> Iterator[None]:
@@ -64,15 +119,15 @@ class BulkWriter:
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         """Insert `row` into `table` (at the next flush, or now if the buffer is full)."""
-        key = (table, tuple(row))
+        key, values = self.converter.convert(table, row)
+        self.extend(key, [values])
+
+    def extend(self, key: Key, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows already converted (`Converter.convert`) for `key`."""
         buffer = self.buffers.get(key)
         if buffer is None:
             buffer = self.buffers[key] = []
-            self.converters[key] = self._converters(table, key[1])
-        values = list(row.values())
-        for index, process in self.converters[key]:
-            values[index] = process(values[index])
-        buffer.append(tuple(values))
+        buffer.extend(rows)
         if len(buffer) >= self.chunk:
             self._write(key)
 
@@ -85,7 +140,7 @@ class BulkWriter:
         """Insert rows of plain values (no conversion) now."""
         self._insert(table, tuple(columns), [tuple(r) for r in rows])
 
-    def _write(self, key: tuple[str, tuple[str, ...]]) -> None:
+    def _write(self, key: Key) -> None:
         rows = self.buffers[key]
         if rows:
             self._insert(key[0], key[1], rows)
@@ -109,29 +164,6 @@ class BulkWriter:
         ):
             for row in rows:
                 copy.write_row(row)
-
-    def _converters(self, table: str, columns: tuple[str, ...]) -> Converters:
-        """SQLAlchemy's bind processors of the columns (JSON to text, dates on SQLite, ...)."""
-        if table not in models.SQLModel.metadata.tables:
-            return []  # the search index: plain text
-        t = models.table(table)
-        dialect = self.connection.dialect
-        out: Converters = []
-        for index, column in enumerate(columns):
-            column_type = t.c[column].type
-            if isinstance(column_type, sa.JSON):
-                # orjson: the same JSON values as the engine's serializer, in a fifth of the time
-                # (the stored text is compact; it is always read back as values).
-                out.append((index, _json_text(column_type.none_as_null)))
-                continue
-            if isinstance(column_type, sa.LargeBinary):
-                # Both drivers take bytes as they are; SQLAlchemy's processor wraps each value
-                # in the driver's Binary (a memoryview): 7% of a mirror's writes, for nothing.
-                continue
-            process = column_type._cached_bind_processor(dialect)
-            if process is not None:
-                out.append((index, process))
-        return out
 
     # --- other statements ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ holds no data set (or, with `force`, after deleting the one it holds).
 """
 
 import random
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import apart, i18n, models, representation, search, vocab
-from app.bulk import BulkWriter
+from app.bulk import BulkWriter, Converter, Key
 from app.loader import EntityRows, _digest, stored_row, write_transaction
 from app.models import OWNED_LINKS
 from app.progress import QUIET, Tracker
@@ -550,16 +551,23 @@ class Piece:
 
 @dataclass
 class Made:
-    """A record made: its row as stored, its link rows, the loads that created and updated
-    it, its search entry and (when made in memory) its representations."""
+    """A record made: its content hash, the loads that created and updated it, and its search
+    entry (its rows are in its piece's `Rows`)."""
 
     id: str
-    row: dict[str, Any]
-    links: dict[str, list[dict[str, Any]]]
+    content_hash: str
     created: int
     updated: int | None
     entry: search.Entry | None
-    rendered: representation.Rendered | None
+
+
+@dataclass
+class Rows:
+    """The records of a piece, and their rows converted for the writer's driver, by table and
+    columns (with their representations when they were made in memory)."""
+
+    records: list[Made]
+    rows: dict[Key, list[tuple[Any, ...]]]
 
 
 @cache
@@ -568,15 +576,22 @@ def _ids(records: int, seed: int) -> Ids:
     return make_ids(counts(records), random.Random(seed))
 
 
-def make(piece: Piece, *, render: bool) -> list[Made]:
+def make(piece: Piece, *, render: bool, dialect: str) -> Rows:
     """The records of `piece`, with their content hash, search entry and (with `render`)
-    representations made from their rows in memory. Each piece has a random generator of its
-    own, seeded by the data set's seed and the piece: the data set is the same whichever
-    process makes which piece."""
+    representations made from their rows in memory, their rows converted for `dialect`'s
+    driver. Each piece has a random generator of its own, seeded by the data set's seed and
+    the piece: the data set is the same whichever process makes which piece."""
     entity = piece.entity
     rng = random.Random(f"{piece.seed}:{entity}:{piece.start}")
     maker = Maker(_ids(piece.records, piece.seed), rng)
-    made: list[Made] = []
+    converter = _converter(dialect)
+    made = Rows([], defaultdict(list))
+
+    def add(table: str, row: dict[str, Any]) -> None:
+        key, values = converter.convert(table, row)
+        made.rows[key].append(values)
+
+    held = []
     for i in range(piece.start, piece.stop):
         rid = maker.ids[entity][i]
         created = 0 if rng.random() < INITIAL_SHARE else rng.randrange(LOADS)
@@ -586,20 +601,32 @@ def make(piece: Piece, *, render: bool) -> list[Made]:
             else None
         )
         rows = maker.record(entity, i, rid)
+        content_hash = rows.content_hash()
         row = stored_row(
             rid,
             rows,
             1 if updated is None else 2,
             _load_time(created if updated is None else updated),
-            rows.content_hash(),
+            content_hash,
         )
-        entry = rows.search_entry(entity, rid)
-        made.append(Made(rid, row, rows.links, created, updated, entry, None))
+        made.records.append(
+            Made(rid, content_hash, created, updated, rows.search_entry(entity, rid))
+        )
+        add(entity, row)
+        for link_table, link_rows in rows.links.items():
+            for link in link_rows:
+                add(link_table, link)
+        held.append((row, rows.links))
     if render:
-        held = [(m.row, m.links) for m in made]
-        for m, rendered in zip(made, representation.render_held(entity, held), strict=True):
-            m.rendered = rendered
+        for rendered in representation.render_held(entity, held):
+            add(representation.TABLE, rendered.row())
+    made.rows = dict(made.rows)
     return made
+
+
+@cache
+def _converter(dialect: str) -> Converter:
+    return Converter.named(dialect)
 
 
 @dataclass
@@ -668,26 +695,22 @@ def synthesise(
             tracker.step("records", total=sum(per_entity.values())) as step,
             apart.preparer(records >= apart_from) as executor,
         ):
-            work = partial(make, render=render)
+            work = partial(make, render=render, dialect=Converter.name_of(connection.dialect))
             for piece, made in apart.in_order(executor, work, pieces):
                 entity = piece.entity
-                for record in made:
-                    hashes.append((entity, record.id, record.row["content_hash"]))
-                    writer.add(entity, record.row)
-                    for link_table, link_rows in record.links.items():
-                        for link in link_rows:
-                            writer.add(link_table, link)
+                for key, rows in made.rows.items():
+                    writer.extend(key, rows)
+                for record in made.records:
+                    hashes.append((entity, record.id, record.content_hash))
                     if record.entry is not None:
                         entries.append(record.entry)
-                        if len(entries) >= CHUNK:
-                            search.add_many(connection, entries)
-                            entries = []
-                    if record.rendered is not None:
-                        writer.add(representation.TABLE, record.rendered.row())
                     events.append((record.created, 1, position[entity], record.id, 1, 0))
                     if record.updated is not None:
                         events.append((record.updated, 1, position[entity], record.id, 2, 0))
-                step.advance(len(made))
+                if len(entries) >= CHUNK:
+                    search.add_many(connection, entries)
+                    entries = []
+                step.advance(len(made.records))
             search.add_many(connection, entries)
             writer.flush()
         for entity in models.ENTITIES:

@@ -338,7 +338,9 @@ def matching_ids(connection: sa.Connection, entity: str, text: str) -> sa.TextCl
     """A subquery of the ids of `entity` records matching `text` (for the `q` filter)."""
     q = query(connection, text)
     if q is None:
-        return sa.text(f"SELECT entity_type AS entity_id FROM {SEARCH_TABLE} WHERE 1 = 0")
+        # No term to match: no id (a query of its own, with no table: the index's columns
+        # differ between the engines).
+        return sa.text("SELECT CAST(NULL AS VARCHAR(64)) AS entity_id WHERE 1 = 0")
     if is_sqlite(connection.engine.url):
         return sa.text(
             f"SELECT entry.entity_id FROM {_SQLITE_HITS} "

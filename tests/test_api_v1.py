@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from app import migrate
-from app.api.v1.collections import COLLECTION_LIST
+from app.api.collections import COLLECTION_LIST
 from app.db import create_engine
 from app.loader import load
 from tests.conftest import SEEDS
@@ -201,6 +201,7 @@ def test_updated_since_and_text_query(api: httpx.Client) -> None:
     assert "viborg-hotline" in ids(api, "/v1/practices?q=hotline")
     assert ids(api, "/v1/practices?q=hotline&city=copenhagen") == set()
     assert ids(api, "/v1/practices?q=%22%2A%3A") == set(), "punctuation only matches nothing"
+    assert ids(api, "/v1/action-plans?q=_") == set(), "a query of no word matches nothing"
 
 
 @pytest.mark.parametrize(

@@ -277,7 +277,7 @@ def export_command(
 ) -> None:
     """Write every current record as NDJSON (the same lines as /v2/export, or /v1/export with
     --api v1), from one snapshot."""
-    from app.api.v1.records import COLLECTIONS
+    from app.api.records import COLLECTIONS
     from app.progress import Tracker
     from app.sync import export_count, export_lines
 
@@ -332,7 +332,7 @@ def graph_command(
     """Draw the whole prevention model as SVG (what /v1/graph.svg serves; docs/img/model.svg)."""
     import json
 
-    from app.api.v1 import graph
+    from app.api import graph
 
     url = _database_url(database)
     engine = create_engine(url)

@@ -615,7 +615,7 @@ LIST_FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
     "practice": ("country_id", "kind", "status", "funding_kind", "parent_id", "predecessor_id"),
     "contact_point": ("kind", "organisation_id", "practice_id"),
 }
-"""Per entity: the columns its list is filtered by (app/api/v1/collections.py, `column_in`).
+"""Per entity: the columns its list is filtered by (app/api/collections.py, `column_in`).
 Each is indexed together with `id` (revision 0009), so a page (`WHERE column = ? AND id > ?
 ORDER BY id LIMIT n`) reads its rows in order from the index and stops after n, however many
 records match; indexed alone, every match was read and sorted."""

@@ -1,6 +1,6 @@
 """A v2 record, as `/v2/export` and `/v2/changes` give it, back into the database rows it was
 rendered from: the mirror's side of sync (app/mirror.py). The inverse of the builders in
-app/api/v1/records.py, checked by the mirror's round trips (tests/test_mirror.py)."""
+app/api/records.py, checked by the mirror's round trips (tests/test_mirror.py)."""
 
 from datetime import date
 from decimal import Decimal

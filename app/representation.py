@@ -1,7 +1,7 @@
 """Each record as every API version publishes it, rendered once, when the record is written.
 
 The data changes only when `scn load`, `scn mirror` or `scn synth` writes it, and a record's
-representation depends only on its own rows (app/api/v1/records.py). So whatever writes a record
+representation depends only on its own rows (app/api/records.py). So whatever writes a record
 also renders it here, in the same transaction, into the `representation` table: the v1 JSON and
 the v2 JSON with every language, as the exact bytes the API sends, and the languages v2's texts
 hold. The API then serves stored bytes: a record is one primary-key read, a list page one keyset
@@ -21,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 
 from app import i18n
-from app.api.v1.records import V1, V2, Context, Row, build
+from app.api.records import V1, V2, Context, Row, build
 from app.models import ENTITIES, OWNED_LINKS, table
 
 TABLE = "representation"

@@ -5,7 +5,7 @@
   that applies a feed to its end holds exactly the publisher's data.
 - `export_lines`: every current record as NDJSON lines after a header, read in one transaction.
 - `record_rows`: a v2 record back into database rows, for `scn mirror` (the inverse of
-  app/api/v1/records.py).
+  app/api/records.py).
 """
 
 import functools
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from app import representation
 from app.api.evidence import evidence_of
-from app.api.v1.records import V1, published, table, versioned_href
+from app.api.records import V1, published, table, versioned_href
 from app.db import in_recovery, set_deadline
 from app.migrate import head_revision
 from app.models import ENTITIES

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app import i18n
-from app.api.v1.collections import COLLECTION_LIST
+from app.api.collections import COLLECTION_LIST
 from app.api.versions import MIGRATION_GUIDE_PATH
 from tests.live import client, live_server
 

@@ -137,11 +137,11 @@ def test_the_schemathesis_config_says_why_for_every_entry() -> None:
 
 @pytest.mark.parametrize("api", ["/v1", "/v2"])
 def test_the_schema_examples_are_the_real_data(api: str) -> None:
-    from app.api.v1.examples import EXAMPLES_FILES, render_examples, stored_examples
+    from app.api.examples import EXAMPLES_FILES, render_examples, stored_examples
 
     assert stored_examples(api) == render_examples(api), (
         f"{EXAMPLES_FILES[api].name} no longer matches seeds/: run "
-        "`.venv/bin/python -m app.api.v1.examples`, then `scn openapi` for each version"
+        "`.venv/bin/python -m app.api.examples`, then `scn openapi` for each version"
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.api.v1.collections import COLLECTION_LIST
+from app.api.collections import COLLECTION_LIST
 from app.db import create_engine
 from app.loader import load
 from tests.helpers import edit_record

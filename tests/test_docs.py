@@ -46,7 +46,7 @@ def test_the_quick_start_comes_first() -> None:
 
 
 def test_every_filter_is_in_the_api_guide() -> None:
-    from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS
+    from app.api.collections import COLLECTION_LIST, COMMON_FILTERS
 
     guide = (PROJECT_ROOT / "docs" / "API.md").read_text(encoding="utf-8")
     names = {f.name for c in COLLECTION_LIST for f in c.filters} | {f.name for f in COMMON_FILTERS}
@@ -57,7 +57,7 @@ def test_every_filter_is_in_the_api_guide() -> None:
 
 
 def test_every_graph_edge_type_is_in_the_api_guide() -> None:
-    from app.api.v1.graph import EdgeType
+    from app.api.graph import EdgeType
 
     guide = (PROJECT_ROOT / "docs" / "API.md").read_text(encoding="utf-8")
     for edge in EdgeType:

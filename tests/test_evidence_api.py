@@ -11,8 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from app.api.v1.collections import COLLECTION_LIST
-from app.api.v1.records import V2
+from app.api.collections import COLLECTION_LIST
+from app.api.records import V2
 from app.db import create_engine
 from app.loader import load
 from app.seed_schema import SEED_FILES

@@ -34,9 +34,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from app.api.collections import COLLECTION_LIST, COMMON_FILTERS
 from app.api.main import DOCS_ASSETS, MAX_URL_LENGTH
-from app.api.v1.collections import COLLECTION_LIST, COMMON_FILTERS
-from app.api.v1.routes import CHANGES_MAX_LIMIT, MAX_VALUES, SINGLE_VALUED
+from app.api.routes import CHANGES_MAX_LIMIT, MAX_VALUES, SINGLE_VALUED
 from app.search import MAX_QUERY_LENGTH
 from app.settings import PROJECT_ROOT, Settings
 from tests.live import live_server

@@ -95,7 +95,7 @@ def _normal(sql: str) -> str:
 
 def test_each_list_filter_column_is_indexed_with_the_id(database_url: str) -> None:
     """A filtered list page reads its records in id order from an index (revision 0009)."""
-    from app.api.v1.collections import COLLECTION_LIST, ColumnIn
+    from app.api.collections import COLLECTION_LIST, ColumnIn
 
     indexed = {
         (table, tuple(index["column_names"]))
@@ -114,7 +114,7 @@ def test_each_list_filter_column_is_indexed_with_the_id(database_url: str) -> No
 
 def test_a_filtered_page_is_read_in_order_from_the_index(migrated_sqlite_file: object) -> None:
     """SQLite's plan for a page filtered by a column: no sort of every match."""
-    from app.api.v1.collections import COLLECTION_LIST, ColumnIn
+    from app.api.collections import COLLECTION_LIST, ColumnIn
     from app.models import table
 
     engine = create_engine(f"sqlite:///{migrated_sqlite_file}")

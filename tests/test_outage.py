@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import migrate
-from app.api.v1.collections import COLLECTION_LIST
+from app.api.collections import COLLECTION_LIST
 from app.db import create_engine
 from app.loader import load
 from tests.conftest import SEEDS, PostgresServer

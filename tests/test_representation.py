@@ -8,7 +8,7 @@ import orjson
 import sqlalchemy as sa
 
 from app import i18n, representation
-from app.api.v1.records import V1, V2, Context, build
+from app.api.records import V1, V2, Context, build
 from app.db import create_engine
 from app.loader import load
 from app.migrate import downgrade, upgrade

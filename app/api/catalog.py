@@ -14,9 +14,9 @@ from starlette.responses import Response
 
 from app import i18n, sync
 from app.api.caching import cacheable
+from app.api.collections import COLLECTION_LIST
 from app.api.problems import ProblemError
-from app.api.v1.collections import COLLECTION_LIST
-from app.api.v1.routes import LICENCE, check_parameters, in_one_thread, preferred
+from app.api.routes import LICENCE, check_parameters, in_one_thread, preferred
 from app.models import table
 from app.settings import Settings
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.api.v1.records import versioned_href
+from app.api.records import versioned_href
 from app.models import table
 
 

@@ -28,10 +28,11 @@ from app.api.hsds import routes as hsds
 from app.api.hsds.openapi import hsds_openapi
 from app.api.loop_reads import LoopReads
 from app.api.openapi import CONTRACTS
+from app.api.records import V1
 from app.api.response_cache import ResponseCache
+from app.api.routes import check_accept
 from app.api.stored import StoredDocuments
-from app.api.v1.records import V1
-from app.api.v1.routes import build_router, check_accept
+from app.api.v1.routes import build_v1_router
 from app.api.v2.routes import build_v2_router
 from app.api.versions import MIGRATION_GUIDE_PATH, V1_RETIREMENT, VERSIONS
 from app.db import PoolLimits, create_engine, is_timeout, replica_status
@@ -221,7 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(sa.exc.DataError, _value_refused)
     app.add_exception_handler(sa.exc.TimeoutError, problems.on_pool_timeout)
 
-    app.include_router(build_router())
+    app.include_router(build_v1_router())
     app.include_router(build_v2_router())
     app.include_router(hsds.build_router())
     app.include_router(catalog.router)

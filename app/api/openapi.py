@@ -14,7 +14,8 @@ from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
 from app.api.problems import PROBLEM_JSON
-from app.api.v1.routes import DEFAULT_LIMIT, MAX_LIMIT, build_router
+from app.api.routes import DEFAULT_LIMIT, MAX_LIMIT
+from app.api.v1.routes import build_v1_router
 from app.api.v1.schemas import Problem
 from app.api.v2 import embedding
 from app.api.v2 import schemas as v2_schemas
@@ -168,7 +169,7 @@ def generated(
 
 @lru_cache
 def v1_openapi() -> dict[str, Any]:
-    spec = generated(TITLE, V1_VERSION, V1_DESCRIPTION, build_router().routes)
+    spec = generated(TITLE, V1_VERSION, V1_DESCRIPTION, build_v1_router().routes)
     return finish(spec, RETIREMENT_HEADERS)
 
 

@@ -35,21 +35,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import i18n, sync
 from app.api import pagination
 from app.api.caching import JSON, RENDERED, render_representation, respond
+from app.api.collections import COLLECTION_LIST, Collection, Filter
+from app.api.csv_lists import CSV
 from app.api.evidence import evidence_item
 from app.api.loop_reads import UNREADABLE, LoopReads, Statement
 from app.api.problems import ProblemError
-from app.api.v1.collections import COLLECTION_LIST, Collection, Filter
-from app.api.v1.csv_lists import CSV
-from app.api.v1.records import COLLECTIONS, V1, V2, published
-from app.api.v1.routes import (
+from app.api.records import COLLECTIONS, V1, V2, published
+from app.api.routes import (
     CHANGES_DEFAULT_LIMIT,
     CHANGES_MAX_LIMIT,
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    V1_API,
     page_links,
     preferred,
 )
+from app.api.v1.routes import V1_API
 from app.api.v2.routes import V2_API
 from app.models import table
 from app.representation import COLUMN, LANGUAGES, TABLE, as_bytes, joined, shown

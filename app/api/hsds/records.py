@@ -19,7 +19,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 
 from app.api.hsds.ids import hsds_id
-from app.api.v1.records import COLLECTIONS, Context, Row, published
+from app.api.records import COLLECTIONS, Context, Row, published
 from app.models import table
 
 Dict = dict[str, Any]

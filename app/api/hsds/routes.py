@@ -19,11 +19,11 @@ from starlette.responses import Response
 from app import search as search_index
 from app import sync
 from app.api.caching import cacheable
+from app.api.collections import IsoDateTime
 from app.api.hsds import records
 from app.api.hsds.ids import RESOLVER, hsds_id
 from app.api.problems import ProblemError
-from app.api.v1.collections import IsoDateTime
-from app.api.v1.routes import accepted, check_parameters, in_one_thread
+from app.api.routes import accepted, check_parameters, in_one_thread
 from app.models import table
 from app.settings import Settings
 

@@ -597,7 +597,7 @@ class Graph(WireModel):
 
 def _attach_examples() -> None:
     """Each entity schema shows one real record (examples.json, from the Danish data)."""
-    from app.api.v1.examples import stored_examples
+    from app.api.examples import stored_examples
 
     examples = stored_examples()
     models: list[type[RecordBase]] = [
@@ -624,3 +624,17 @@ def _attach(model: type[RecordBase], examples: dict[str, Any]) -> None:
 
 
 _attach_examples()
+
+
+RECORDS: dict[str, type[RecordBase]] = {
+    "source": Source,
+    "theme": Theme,
+    "country": Country,
+    "action_plan": ActionPlan,
+    "legal_basis": LegalBasis,
+    "city": City,
+    "organisation": Organisation,
+    "cooperation": Cooperation,
+    "practice": Practice,
+    "contact_point": ContactPoint,
+}

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from fastapi import Query, Request
 
 from app.api.problems import ProblemError
-from app.api.v1.records import Context, build, published, table
+from app.api.records import Context, build, published, table
 
 EMBEDDABLE: dict[str, tuple[str, ...]] = {
     "theme": ("sources",),

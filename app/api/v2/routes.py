@@ -1,4 +1,4 @@
-"""The /v2 router: v1's endpoints (app/api/v1/routes.py) with v2's schemas and languages.
+"""The /v2 router: the endpoints of app/api/routes.py with v2's schemas and languages.
 
 Language: `lang` (one ISO 639-1 code, or `*`) wins over Accept-Language; without either, every
 text comes as its whole language map. With a language, each map holds one entry: that language
@@ -16,14 +16,14 @@ from starlette.responses import Response
 
 from app import i18n
 from app.api.caching import cacheable
+from app.api.collections import COLLECTION_LIST, Collection
 from app.api.evidence import evidence_of
+from app.api.examples import EXAMPLE_RECORDS
 from app.api.problems import ProblemError
-from app.api.v1.collections import COLLECTION_LIST, Collection
-from app.api.v1.examples import EXAMPLE_RECORDS
-from app.api.v1.records import V2, published, table, versioned_href
-from app.api.v1.routes import Api, build_router, check_parameters, in_one_thread
-from app.api.v1.routes import _camel as camel
-from app.api.v1.routes import _last_modified as last_modified
+from app.api.records import V2, published, table, versioned_href
+from app.api.routes import Api, build_router, check_parameters, in_one_thread
+from app.api.routes import _camel as camel
+from app.api.routes import _last_modified as last_modified
 from app.api.v2 import schemas
 from app.settings import Settings
 

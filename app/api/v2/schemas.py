@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints, create_model
 
 from app import i18n, vocab
+from app.api.examples import stored_examples
+from app.api.records import V2
 from app.api.v1 import schemas as v1
-from app.api.v1.examples import stored_examples
-from app.api.v1.records import V2
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 LanguageText = dict[LanguageCode, str]
@@ -38,18 +38,6 @@ ADDED: dict[str, dict[str, tuple[Any, Any]]] = {
             ),
         ),
     }
-}
-V1_RECORDS: dict[str, type[v1.RecordBase]] = {
-    "source": v1.Source,
-    "theme": v1.Theme,
-    "country": v1.Country,
-    "action_plan": v1.ActionPlan,
-    "legal_basis": v1.LegalBasis,
-    "city": v1.City,
-    "organisation": v1.Organisation,
-    "cooperation": v1.Cooperation,
-    "practice": v1.Practice,
-    "contact_point": v1.ContactPoint,
 }
 
 
@@ -92,7 +80,7 @@ class Funding(v1.WireModel):
     ]
 
 
-RECORDS: dict[str, type[BaseModel]] = {e: _record_model(e, m) for e, m in V1_RECORDS.items()}
+RECORDS: dict[str, type[BaseModel]] = {e: _record_model(e, m) for e, m in v1.RECORDS.items()}
 # A practice's funding description is a translatable text in a nested object.
 RECORDS["practice"] = create_model(
     "Practice",

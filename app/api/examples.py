@@ -1,6 +1,6 @@
 """Examples for the contract, taken from the real data.
 
-`python -m app.api.v1.examples` loads seeds/ into a scratch SQLite database, renders one record
+`python -m app.api.examples` loads seeds/ into a scratch SQLite database, renders one record
 of every entity as v1 and as v2 return it, and writes them to examples.json (v1) and
 examples-v2.json beside this file; the wire schemas show them as their examples. A test fails
 when a file no longer matches the data.
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.api.v1.records import V1, V2, Context, build, table
+from app.api.records import V1, V2, Context, build, table
 from app.db import create_engine
 from app.settings import PROJECT_ROOT
 

@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BaseModel, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from app import vocab
-from app.api.v1 import schemas
-from app.api.v1.records import COLLECTIONS, table
+from app.api.records import COLLECTIONS, table
 
 Condition = Callable[[sa.Table, list[Any]], sa.ColumnElement[bool]]
 
@@ -69,7 +68,6 @@ class Filter:
 @dataclass(frozen=True)
 class Collection:
     entity: str
-    schema: type[BaseModel]
     title: str
     filters: list[Filter] = field(default_factory=list)
 
@@ -97,12 +95,10 @@ PRACTICE_ORGANISATION = "practice_organisation"
 COLLECTION_LIST = [
     Collection(
         "country",
-        schemas.Country,
         "Countries",
     ),
     Collection(
         "action_plan",
-        schemas.ActionPlan,
         "National action plans",
         [
             country_filter("action_plan"),
@@ -115,10 +111,9 @@ COLLECTION_LIST = [
             ),
         ],
     ),
-    Collection("legal_basis", schemas.LegalBasis, "Legal bases", [country_filter("legal_basis")]),
+    Collection("legal_basis", "Legal bases", [country_filter("legal_basis")]),
     Collection(
         "city",
-        schemas.City,
         "Cities",
         [
             country_filter("city"),
@@ -145,7 +140,6 @@ COLLECTION_LIST = [
     ),
     Collection(
         "organisation",
-        schemas.Organisation,
         "Organisations",
         [
             country_filter("organisation"),
@@ -184,7 +178,6 @@ COLLECTION_LIST = [
     ),
     Collection(
         "cooperation",
-        schemas.Cooperation,
         "Cooperations",
         [
             country_filter("cooperation"),
@@ -229,7 +222,6 @@ COLLECTION_LIST = [
     ),
     Collection(
         "practice",
-        schemas.Practice,
         "Practices",
         [
             country_filter("practice"),
@@ -297,13 +289,11 @@ COLLECTION_LIST = [
     ),
     Collection(
         "theme",
-        schemas.Theme,
         "Themes",
         [Filter("scheme", str, "Only this keyword list", "scn-keywords", column_in("scheme"))],
     ),
     Collection(
         "contact_point",
-        schemas.ContactPoint,
         "Contact points",
         [
             kind_filter(vocab.ContactKind, "email"),
@@ -325,7 +315,6 @@ COLLECTION_LIST = [
     ),
     Collection(
         "source",
-        schemas.Source,
         "Sources",
         [
             kind_filter(vocab.SourceKind, "city_profile"),

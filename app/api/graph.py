@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import i18n
-from app.api.v1.records import href, table
+from app.api.records import V1, href, table
 
 logger = logging.getLogger("app.api")
 
@@ -302,8 +302,9 @@ def _too_big(count: int) -> GraphTooBig:
     )
 
 
-def build_graph(conn: sa.Connection, query: Query) -> dict[str, Any]:
-    """The nodes and edges `query` asks for, in a stable order."""
+def build_graph(conn: sa.Connection, query: Query, api: str = V1) -> dict[str, Any]:
+    """The nodes and edges `query` asks for, in a stable order; nodes link to their records
+    under API version `api`."""
     relations = [r for r in RELATIONS if r.edge in query.edges]
     if query.focus:
         # The neighbourhood: every node within `depth` edges of a focus (in either direction),
@@ -338,7 +339,7 @@ def build_graph(conn: sa.Connection, query: Query) -> dict[str, Any]:
             r for r in relations if r.source[0] in query.types and r.target[0] in query.types
         ]
         edges = _edges(conn, relations, None)
-    nodes = _nodes(conn, query, candidates)
+    nodes = _nodes(conn, query, candidates, api)
     kept = {(n["type"], n["record_id"]) for n in nodes}
     edge_list = [
         {
@@ -355,7 +356,7 @@ def build_graph(conn: sa.Connection, query: Query) -> dict[str, Any]:
 
 
 def _nodes(
-    conn: sa.Connection, query: Query, candidates: set[NodeKey] | None
+    conn: sa.Connection, query: Query, candidates: set[NodeKey] | None, api: str
 ) -> list[dict[str, Any]]:
     """The published nodes of the asked-for types: every one, or those among `candidates`."""
     nodes = []
@@ -386,7 +387,7 @@ def _nodes(
                     "label": i18n.primary(row.name)[1] or row.id,
                     "acronym": row.acronym,
                     "kind": row.kind,
-                    "href": href(node_type.value, row.id),
+                    "href": href(node_type.value, row.id, api),
                 }
             )
     return nodes

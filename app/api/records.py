@@ -597,27 +597,5 @@ def build(ctx: Context, entity: str, rows: Sequence[Row]) -> list[Dict]:
     ]
 
 
-def rebase(value: Any, api: str) -> Any:
-    """`value` with every path under /v1 (references' `href`, the `links` of a record) moved
-    under `api`: the builders write v1 paths, and v2 has the same collections by the same names."""
-    if isinstance(value, list):
-        return [rebase(item, api) for item in value]
-    if not isinstance(value, dict):
-        return value
-    out: Dict = {}
-    for key, item in value.items():
-        if key == "href" and isinstance(item, str):
-            out[key] = _moved(item, api)
-        elif key == "links" and isinstance(item, dict):
-            out[key] = {name: _moved(path, api) for name, path in item.items()}
-        else:
-            out[key] = rebase(item, api)
-    return out
-
-
 def versioned_href(api: str, entity: str, record_id: str) -> str:
     return href(entity, record_id, api)
-
-
-def _moved(path: str, api: str) -> str:
-    return api + path[len(V1) :] if path.startswith(V1 + "/") else path

@@ -620,7 +620,6 @@ def make(piece: Piece, *, render: bool, dialect: str) -> Rows:
     if render:
         for rendered in representation.render_held(entity, held):
             add(representation.TABLE, rendered.row())
-    made.rows = dict(made.rows)
     return made
 
 

@@ -57,7 +57,7 @@ class LoopReads:
         *,
         request_timeout: float = 5.0,
         sqlite_mmap_mb: int = 0,
-        pool: PoolLimits | None = None,
+        pool: PoolLimits,
     ) -> None:
         self.engine = engine
         # A page read stops at 1 s (then the endpoint has the request's whole deadline), or at
@@ -76,7 +76,7 @@ class LoopReads:
                 engine.url,
                 read_only=True,
                 statement_timeout=self.page_timeout,
-                pool=PoolLimits(pool.size if pool else 5, 0, PAGE_POOL_WAIT_S),
+                pool=PoolLimits(pool.size, 0, PAGE_POOL_WAIT_S),
                 pool_pre_ping=False,
                 isolation_level="AUTOCOMMIT",
             )

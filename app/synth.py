@@ -669,7 +669,9 @@ def synthesise(
     rng = random.Random(f"{seed}:deleted")  # the deleted records' history
     version = dataset_version(records, seed)
 
-    with write_transaction(engine) as connection:
+    # A whole data set in one transaction: on SQLite, through a rollback journal (no second
+    # copy of every page, see write_transaction).
+    with write_transaction(engine, rollback_journal=True) as connection:
         if _holds_data(connection):
             if not force:
                 raise SynthError(

@@ -1,6 +1,10 @@
 """`scn synth`: a synthetic data set the API serves like loaded seeds, on both engines."""
 
 import json
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -147,3 +151,47 @@ def test_records_prepared_in_other_processes_are_those_made_in_one(synth_url: st
     engine.dispose()
     assert _written(synth_url) == inline
     assert drifts(synth_url) == []
+
+
+def _journal_mode(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as connection:
+        return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
+
+
+def test_synth_into_sqlite_goes_through_a_rollback_journal_and_leaves_wal_mode(
+    tmp_path: Path, migrated_sqlite_file: Path
+) -> None:
+    path = tmp_path / "synth.sqlite3"
+    shutil.copy(migrated_sqlite_file, path)
+    url = f"sqlite:///{path}"
+    engine = create_engine(url)
+    seen: list[tuple[str, bool]] = []
+
+    def watch(connection: sa.Connection, *_: object) -> None:
+        # Once data is in, before the commit: the journal is the rollback one, no log grows.
+        if not seen:
+            mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+            seen.append((str(mode), path.with_name(path.name + "-wal").exists()))
+
+    sa.event.listen(engine, "commit", watch)
+    synthesise(engine, RECORDS, seed=7)
+    engine.dispose()
+    assert seen == [("delete", False)]
+    assert _journal_mode(path) == "wal"  # readers and later writers are as before
+    assert drifts(url) == []
+
+
+def test_synth_goes_through_the_log_when_another_connection_has_the_file_open(
+    tmp_path: Path, migrated_sqlite_file: Path
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    shutil.copy(migrated_sqlite_file, path)
+    url = f"sqlite:///{path}"
+    with closing(sqlite3.connect(path)) as reader:
+        reader.execute("SELECT count(*) FROM change").fetchone()  # a reader with the file open
+        engine = create_engine(url)
+        synthesise(engine, RECORDS, seed=7)
+        engine.dispose()
+        assert reader.execute("SELECT count(*) FROM change").fetchone()[0] > RECORDS
+    assert _journal_mode(path) == "wal"
+    assert drifts(url) == []

@@ -98,7 +98,7 @@ class LoopReads:
         disk side by side."""
         sql, parameters = statement.bound(values)
         rows = await to_thread.run_sync(self._pooled_rows, sql, parameters)
-        return [statement.converted(row) for row in rows]
+        return statement.converted_rows(rows)
 
     def _pooled_rows(self, sql: str, parameters: Any) -> list[Any]:
         try:
@@ -121,7 +121,7 @@ class LoopReads:
             rows = self._sqlite_rows(sql, parameters)
         else:
             rows = await self._postgresql_rows(sql, parameters, many=False)
-        return [statement.converted(row) for row in rows]
+        return statement.converted_rows(rows)
 
     def _sqlite_rows(self, sql: str, parameters: Any) -> list[Any]:
         if self.sqlite is None:
@@ -205,6 +205,7 @@ class Statement:
         self.converters = [
             column.type._cached_result_processor(dialect, None) for column in query.selected_columns
         ]
+        self.converting = [(i, c) for i, c in enumerate(self.converters) if c is not None]
 
     def bound(self, values: dict[str, Any]) -> tuple[str, Any]:
         parameters = self.compiled.construct_params(values)
@@ -212,8 +213,23 @@ class Statement:
             return self.sql, [parameters[name] for name in self.compiled.positiontup or ()]
         return self.sql, parameters
 
-    def converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(
-            value if convert is None else convert(value)
-            for value, convert in zip(row, self.converters, strict=True)
-        )
+    def converted_rows(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """`rows` with their columns converted. A value met before in the same column is
+        converted once: every row of a page carries the data set's load time, and the changes
+        of one load their time (parsing a date was a seventh of a list page's Python)."""
+        if not self.converting:
+            return [tuple(row) for row in rows]
+        done: dict[tuple[int, Any], Any] = {}
+        out = []
+        for row in rows:
+            values = list(row)
+            for index, convert in self.converting:
+                raw = values[index]
+                try:
+                    values[index] = done[index, raw]
+                except KeyError:
+                    values[index] = done[index, raw] = convert(raw)
+                except TypeError:  # a value that cannot be a key (a list, a dict)
+                    values[index] = convert(raw)
+            out.append(tuple(values))
+        return out

@@ -363,44 +363,6 @@ class Side:
     def sqlite_path(self) -> Path:
         return Path(self.database.removeprefix("sqlite:///"))
 
-    @property
-    def files(self) -> list[Path]:
-        """The database's files, where this process can read them (`warm`)."""
-        if self.engine == "sqlite":
-            return [p for p in sqlite_companions(self.sqlite_path) if p.exists()]
-        return postgres_files(self.database)
-
-
-def sqlite_companions(path: Path) -> list[Path]:
-    return [path, path.with_name(path.name + "-wal")]
-
-
-def postgres_files(database: str) -> list[Path]:
-    """The files of a PostgreSQL database under the server's data directory (empty when psql
-    cannot tell, or this process may not read them: the runs are then not warmed)."""
-    name = database.rsplit("/", 1)[1]
-    asked = subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            name,
-            "-Atc",
-            "SELECT current_setting('data_directory') || '/base/' || oid FROM pg_database "
-            "WHERE datname = current_database()",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    folder = Path(asked.stdout.strip())
-    if asked.returncode != 0 or not folder.is_dir() or not os.access(folder, os.R_OK):
-        say("postgresql: its files are not readable here, cold runs start as they find them")
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and os.access(p, os.R_OK))
-
 
 def prepare_side(engine: str, workdir: Path, batch: str) -> Side:
     """The engine's synthetic database (made if missing) and URL sets, and its servers (not
@@ -604,8 +566,6 @@ def run_scenarios(sides: list[Side]) -> None:
                 url_file = url_set(side, scenario, mode, name)
                 if url_file is None:
                     continue
-                if mode == "cold" and name in ("api", "datasette"):
-                    warm(side)
                 if mode == "cold" and name == "api":
                     side.api.restart()  # nothing cached: every URL is a miss
                     # Warm the fresh process up on the scenario's hot URL, not the cold set.
@@ -620,19 +580,6 @@ def run_scenarios(sides: list[Side]) -> None:
                     wrk_warmup(f"http://127.0.0.1:{nginx.cdn_port}", url_file)
                     figures = measure(nginx, url_file, f"http://127.0.0.1:{nginx.cdn_port}")
                     record(side, _Named(nginx, "cdn"), scenario, mode, url_file, figures)
-
-
-def warm(side: Side) -> None:
-    """Read the side's database files once, so that each cold run starts with them in the
-    operating system's page cache: cold means that the server has cached no answer, not that
-    the disk is read. Without this, which server found the file in memory depended on what ran
-    before it (the other engine's database, the synth): on a machine whose memory balloon hands
-    cached pages back to the host, Datasette's cold list fell to 6 rps in one run (114 in the
-    run before)."""
-    for path in side.files:
-        with path.open("rb") as data:
-            while data.read(1 << 22):
-                pass
 
 
 class _Named(Server):

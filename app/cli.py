@@ -207,7 +207,9 @@ def synth_command(
 ) -> None:
     """Write a synthetic data set of RECORDS made-up records (for benchmarks), with history.
 
-    Refuses a database that already holds a data set unless --force is given."""
+    Refuses a database that already holds a data set unless --force is given. On SQLite its one
+    transaction goes through a rollback journal (each new page written once), unless another
+    process has the file open: start servers on the file after it ends."""
     import time
 
     from app.loader import LoadError

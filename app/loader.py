@@ -13,7 +13,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -574,7 +574,8 @@ def _rollback_journal(engine: sa.Engine) -> Iterator[None]:
     keep: writing into an empty database costs one write per page (`scn synth` at 100,000
     records: 20.4 s against 25.3 s). The switch needs the only connection to the file: where
     another process has it open, the transaction simply goes through the log. Committing is
-    as safe in either mode."""
+    as safe in either mode. The transaction runs on this same pooled connection; a new one
+    would enter WAL mode as it connects, and the transaction would go through the log."""
     with engine.connect() as connection:
         driver = connection.connection.driver_connection
         assert driver is not None
@@ -592,7 +593,10 @@ def _rollback_journal(engine: sa.Engine) -> Iterator[None]:
                 driver = connection.connection.driver_connection
                 assert driver is not None
                 driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-                driver.execute("PRAGMA journal_mode = WAL")
+                # A reader that opened the file meanwhile and keeps it open: the data is
+                # committed, and the next writer's connection enters WAL mode as it connects.
+                with suppress(sqlite3.OperationalError):
+                    driver.execute("PRAGMA journal_mode = WAL")
 
 
 def _apply(

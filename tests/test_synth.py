@@ -158,12 +158,18 @@ def _journal_mode(path: Path) -> str:
         return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
 
 
-def test_synth_into_sqlite_goes_through_a_rollback_journal_and_leaves_wal_mode(
-    tmp_path: Path, migrated_sqlite_file: Path
-) -> None:
+@pytest.fixture
+def sqlite_path(tmp_path: Path, migrated_sqlite_file: Path) -> Path:
+    """An empty SQLite database at head, whichever engine the other tests run on."""
     path = tmp_path / "synth.sqlite3"
     shutil.copy(migrated_sqlite_file, path)
-    url = f"sqlite:///{path}"
+    return path
+
+
+def test_synth_into_sqlite_goes_through_a_rollback_journal_and_leaves_wal_mode(
+    sqlite_path: Path,
+) -> None:
+    path, url = sqlite_path, f"sqlite:///{sqlite_path}"
     engine = create_engine(url)
     seen: list[tuple[str, bool]] = []
 
@@ -182,11 +188,9 @@ def test_synth_into_sqlite_goes_through_a_rollback_journal_and_leaves_wal_mode(
 
 
 def test_synth_goes_through_the_log_when_another_connection_has_the_file_open(
-    tmp_path: Path, migrated_sqlite_file: Path
+    sqlite_path: Path,
 ) -> None:
-    path = tmp_path / "shared.sqlite3"
-    shutil.copy(migrated_sqlite_file, path)
-    url = f"sqlite:///{path}"
+    path, url = sqlite_path, f"sqlite:///{sqlite_path}"
     with closing(sqlite3.connect(path)) as reader:
         reader.execute("SELECT count(*) FROM change").fetchone()  # a reader with the file open
         engine = create_engine(url)

@@ -577,9 +577,9 @@ def _rollback_journal(engine: sa.Engine) -> Iterator[None]:
     as safe in either mode. The transaction runs on this same pooled connection; a new one
     would enter WAL mode as it connects, and the transaction would go through the log."""
     with engine.connect() as connection:
+        _sqlite_busy_timeout(connection, LOCK_POLL_MS)  # a file open elsewhere: say so at once
         driver = connection.connection.driver_connection
         assert driver is not None
-        driver.execute(f"PRAGMA busy_timeout = {LOCK_POLL_MS}")
         try:
             switched = driver.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
         except sqlite3.OperationalError:  # another connection has the file open
@@ -588,11 +588,11 @@ def _rollback_journal(engine: sa.Engine) -> Iterator[None]:
         yield
     finally:
         if switched:
-            # The same pooled connection, or a new one (which enters WAL mode as it connects).
+            # The same pooled connection (write_transaction gave it its usual busy timeout
+            # back), or a new one (which enters WAL mode as it connects).
             with engine.connect() as connection:
                 driver = connection.connection.driver_connection
                 assert driver is not None
-                driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 # A reader that opened the file meanwhile and keeps it open: the data is
                 # committed, and the next writer's connection enters WAL mode as it connects.
                 with suppress(sqlite3.OperationalError):

@@ -281,7 +281,7 @@ def export_command(
     --api v1), from one snapshot."""
     from app.api.records import COLLECTIONS
     from app.progress import Tracker
-    from app.sync import export_count, export_lines
+    from app.sync import export_count, export_pieces
 
     if api not in ("v1", "v2"):
         _fail(f"unknown API version {api!r}; one of: v1, v2")
@@ -296,7 +296,7 @@ def export_command(
         with contextlib.closing(read_transaction(engine)) as connection:
             personal = settings.publish_personal_contacts
             total = export_count(connection, types, personal_contacts=personal)
-            lines = export_lines(
+            pieces = export_pieces(
                 connection,
                 types,
                 personal_contacts=personal,
@@ -304,13 +304,13 @@ def export_command(
                 with_evidence=api == "v2",  # as /v2/export: each record with its quotes
             )
             with Tracker("scn export").step("writing", total=total) as step:
-                header = next(lines)
+                header = next(pieces)
                 out = sys.stdout.buffer if output is None else output.open("wb")
                 try:
                     out.write(header)
-                    for line in lines:
-                        out.write(line)
-                        step.advance()
+                    for piece in pieces:
+                        out.write(piece)
+                        step.advance(piece.count(b"\n"))
                     out.flush()
                 finally:
                     if output is not None:

@@ -225,7 +225,12 @@ class Document:
 
     def with_member(self, name: str, value: Any) -> bytes:
         """The body with one more member at its end (as `record | {name: value}` renders)."""
-        return self.body[:-1] + b',"' + name.encode() + b'":' + orjson.dumps(value) + b"}"
+        return with_member(self.body, name, value)
+
+
+def with_member(body: bytes, name: str, value: Any) -> bytes:
+    """A document `body` with one more member at its end (as `record | {name: value}` renders)."""
+    return body[:-1] + b',"' + name.encode() + b'":' + orjson.dumps(value) + b"}"
 
 
 def documents(
@@ -239,7 +244,19 @@ def documents(
     filtered and ordered), as API `api` shows them to a reader of `languages` (None: every
     language). A record without a stored document (a database written by hand, or one
     `scn db check` would report) is rendered from its rows on the spot."""
-    rows = connection.execute(joined(query, entity, api)).all()
+    return documents_of(
+        connection, entity, connection.execute(joined(query, entity, api)).all(), api, languages
+    )
+
+
+def documents_of(
+    connection: sa.Connection,
+    entity: str,
+    rows: Sequence[Any],
+    api: str,
+    languages: list[str] | None = None,
+) -> list[Document]:
+    """`documents` of the `rows` read with `joined` (id, stored document or None, languages)."""
     missing = [record_id for record_id, body, _ in rows if body is None]
     made = {r.record_id: r for r in render(connection, entity, missing)} if missing else {}
     out = []

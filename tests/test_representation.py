@@ -14,7 +14,7 @@ from app.loader import load
 from app.migrate import downgrade, upgrade
 from app.mirror import prepare_lines
 from app.models import ENTITIES, table
-from app.sync import export_count, export_lines
+from app.sync import export_count, export_lines, export_pieces
 from tests.helpers import drifts, edit_record, remove_record
 from tests.live import client, live_server
 from tests.test_cli import scn
@@ -197,3 +197,48 @@ def test_a_record_whose_rows_do_not_give_back_its_document_is_not_rendered_in_me
     prepared = prepare_lines([orjson.dumps(unknown), *rest[:5]], render=True)
     assert prepared[0].rendered is None
     assert all(p.rendered is not None for p in prepared[1:])
+
+
+def _every_export(url: str) -> dict[str, bytes]:
+    """Each kind of export of the database at `url`, whole, by a name for the assertion."""
+    engine = create_engine(url)
+    kinds = {
+        "v1": {"api": V1},
+        "v2": {"api": V2},
+        "v2, with evidence": {"api": V2, "with_evidence": True},
+        "v2 in Danish, with evidence": {"api": V2, "languages": ["da"], "with_evidence": True},
+    }
+    try:
+        with engine.connect() as connection, connection.begin():
+            return {
+                f"{name}, personal {personal}": b"".join(
+                    export_pieces(connection, None, personal_contacts=personal, **options)  # type: ignore[arg-type]
+                )
+                for name, options in kinds.items()
+                for personal in (True, False)
+            }
+    finally:
+        engine.dispose()
+
+
+def test_the_export_sends_the_stored_documents_and_renders_a_record_without_one(
+    loaded_database_url: str,
+) -> None:
+    """The export joins stored documents into its lines as they are; a record without one (in
+    the same batch as records with one) is rendered from its rows: the same bytes either way."""
+    from_stored = _every_export(loaded_database_url)
+    engine = create_engine(loaded_database_url)
+    try:
+        with engine.begin() as connection:
+            r = table(representation.TABLE)
+            ids = connection.execute(sa.select(r.c.entity_type, r.c.entity_id)).all()
+            for entity, record_id in ids[::2]:
+                connection.execute(
+                    sa.delete(r).where(r.c.entity_type == entity, r.c.entity_id == record_id)
+                )
+    finally:
+        engine.dispose()
+    assert _every_export(loaded_database_url) == from_stored
+    lines = from_stored["v2, with evidence, personal False"].splitlines()
+    assert len(lines) > 100
+    assert any(orjson.loads(line).get("evidence") for line in lines[1:])

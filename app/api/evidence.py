@@ -5,6 +5,7 @@ Read by /v2/<collection>/{id}/evidence, and carried by /v2/export and /v2/change
 mirror (`scn mirror`) stores it and can serve it too.
 """
 
+import functools
 from collections import defaultdict
 from typing import Any
 
@@ -31,6 +32,35 @@ def evidence_of(
     for row in connection.execute(query).mappings():
         out[row["entity_id"]].append(evidence_item(row, api))
     return out
+
+
+def evidence_between(
+    connection: sa.Connection, entity: str, after: str, last: str, api: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Record id -> its evidence items, for the records of `entity` whose ids are after
+    `after` and up to `last` (an export's batch: one range instead of a list of ids)."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = connection.execute(
+        _between_query(), {"entity": entity, "after": after, "last": last}
+    ).mappings()
+    for row in rows:
+        out[row["entity_id"]].append(evidence_item(row, api))
+    return out
+
+
+@functools.cache
+def _between_query() -> sa.Select[Any]:
+    evidence, source = table("evidence"), table("source")
+    return (
+        sa.select(evidence, source.c.document)
+        .join(source, source.c.id == evidence.c.source_id)
+        .where(
+            evidence.c.entity_type == sa.bindparam("entity"),
+            evidence.c.entity_id > sa.bindparam("after"),
+            evidence.c.entity_id <= sa.bindparam("last"),
+        )
+        .order_by(evidence.c.entity_id, evidence.c.id)
+    )
 
 
 def evidence_item(row: Any, api: str) -> dict[str, Any]:

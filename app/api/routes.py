@@ -1009,7 +1009,7 @@ def _export_endpoint(api: Api) -> Callable[..., Response]:
         return streamed(
             request,
             conn,
-            sync.export_lines(
+            sync.export_pieces(
                 conn,
                 types,
                 personal_contacts=settings.publish_personal_contacts,

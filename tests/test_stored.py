@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.api import loop_reads
 from app.api.main import create_app
 from app.api.stored import StoredDocuments
 from app.db import create_engine
@@ -233,8 +234,8 @@ def sqlite_loaded_url(migrated_sqlite_file: Path, tmp_path: Path) -> str:
 def test_a_long_sqlite_read_goes_to_the_endpoint(
     sqlite_loaded_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A list page's read (in a worker thread, on SQLite) that outlasts its deadline is stopped
-    and left to the endpoint: the client gets the same answer."""
+    """A list page's read (on the loop's connection, on SQLite) that outlasts its deadline is
+    stopped and left to the endpoint: the client gets the same answer."""
     app = create_app(Settings(database_url=sqlite_loaded_url, response_cache_mb=0))
     url = "/v1/organisations?country=dk"
     with live_app(app) as base, client(base) as http:
@@ -246,3 +247,40 @@ def test_a_long_sqlite_read_goes_to_the_endpoint(
         monkeypatch.undo()
         assert _answer(http.get(url, headers={"Host": HOST})) == expected
         assert layer.answered == 2
+
+
+def test_sqlite_page_reads_go_to_worker_threads_for_a_while_after_a_slow_one(
+    sqlite_loaded_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quick page reads run on the loop; one slower than SLOW_PAGE_READ_S (waiting for the
+    disk) sends the next ones to worker threads, where they wait side by side, for
+    BESIDE_FOR_S. The answers are the same either way, and a page read beside keeps its
+    deadline."""
+    app = create_app(Settings(database_url=sqlite_loaded_url, response_cache_mb=0))
+    reads = app.state.loop_reads
+    beside: list[str] = []
+    pooled_rows = reads._pooled_rows
+
+    def spied(sql: str, parameters: object) -> object:
+        beside.append(sql)
+        return pooled_rows(sql, parameters)
+
+    monkeypatch.setattr(reads, "_pooled_rows", spied)
+    urls = ["/v1/organisations?country=dk", "/v2/changes?limit=5"]
+    with live_app(app) as base, client(base) as http:
+        layer = _stored_layer(app)
+        expected = [_answer(http.get(url, headers={"Host": HOST})) for url in urls]
+        assert (layer.answered, beside) == (2, [])  # quick: on the loop
+        monkeypatch.setattr(loop_reads, "SLOW_PAGE_READ_S", -1.0)  # every read is slow
+        assert _answer(http.get(urls[0], headers={"Host": HOST})) == expected[0]
+        assert (layer.answered, beside) == (3, [])  # on the loop, found slow
+        assert [_answer(http.get(url, headers={"Host": HOST})) for url in urls] == expected
+        assert (layer.answered, len(beside)) == (5, 2)  # beside, in worker threads
+        monkeypatch.setattr(reads, "page_timeout", -1.0)  # every read is over its deadline
+        assert _answer(http.get(urls[0], headers={"Host": HOST})) == expected[0]
+        assert (layer.answered, len(beside)) == (5, 3)  # stopped beside: the endpoint answered
+        monkeypatch.setattr(reads, "beside_until", 0.0)  # BESIDE_FOR_S has passed
+        monkeypatch.setattr(loop_reads, "SLOW_PAGE_READ_S", 10.0)
+        monkeypatch.setattr(reads, "page_timeout", 1.0)
+        assert [_answer(http.get(url, headers={"Host": HOST})) for url in urls] == expected
+        assert (layer.answered, len(beside)) == (7, 3)  # back on the loop

@@ -13,11 +13,15 @@ of the data without a transaction around it:
   not wait for locks either (`lock_timeout` of 1 ms: a table locked by a migration would hold
   every read queued behind the one waiting); such a read goes to the endpoint as on SQLite.
 
-Reads that touch many pages (a list page, a page of the change feed) go through
-`fetchall_beside`: a pooled connection in a worker thread, since a read waiting for the disk on
-the loop would hold up every request (SQLite) or every read queued on its connection
-(PostgreSQL: a first run at a million records, with the data out of the cache, answered cold
-list pages at 41 rps that way).
+Reads that touch many pages (a list page, a page of the change feed) go through `fetchall_page`:
+- PostgreSQL: a pooled connection in a worker thread, since a read waiting for the disk would
+  hold up every read queued on the loop's connection (a first run at a million records, with
+  the data out of the cache, answered cold list pages at 41 rps that way);
+- SQLite: on the loop's connection while such reads are quick (the data is in memory: handing
+  a 1 ms read to a thread cost more than the read, and cold change-feed pages went from about
+  220 to 450 rps on the loop), with the page's deadline; after one that took longer than
+  SLOW_PAGE_READ_S (it waited for the disk, or for the CPU), in worker threads for BESIDE_FOR_S,
+  where reads wait for the disk side by side instead of holding up every request on the loop.
 
 A failed read raises (and a broken connection is dropped: the next read opens a new one); the
 caller then lets the endpoint answer, which waits for the lock, or says the database is
@@ -25,16 +29,28 @@ unavailable, as usual.
 """
 
 import sqlite3
+import time
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from anyio import to_thread
 
-from app.db import CONNECT_TIMEOUT_S, PoolLimits, create_engine, mmap_pragma, set_deadline
+from app.db import (
+    CONNECT_TIMEOUT_S,
+    SQLITE_PROGRESS_STEPS,
+    PoolLimits,
+    create_engine,
+    mmap_pragma,
+    set_deadline,
+)
 
 if TYPE_CHECKING:
     import psycopg
 
+SLOW_PAGE_READ_S = (
+    0.02  # a SQLite page read on the loop slower than this sends the next ones beside
+)
+BESIDE_FOR_S = 10.0  # for this long: then one page read on the loop tries again
 STATEMENT_TIMEOUT_MS = 1000  # each read is one short statement; a slow one is a sick database
 PAGE_POOL_WAIT_S = 0.05  # for a connection of the page pool (PostgreSQL), before the endpoint's
 
@@ -83,6 +99,8 @@ class LoopReads:
         self.sqlite_mmap_mb = sqlite_mmap_mb
         self.dialect = engine.dialect
         self.sqlite: Any = None
+        self.sqlite_deadline: list[float | None] = [None]  # the loop connection's page deadline
+        self.beside_until = 0.0  # SQLite page reads go to worker threads until then (monotonic)
         self.postgresql: psycopg.AsyncConnection[Any] | None = None
 
     async def fetchone(self, statement: "Statement", **values: Any) -> tuple[Any, ...] | None:
@@ -90,14 +108,23 @@ class LoopReads:
         rows = await self._rows(statement, values)
         return rows[0] if rows else None
 
-    async def fetchall_beside(self, statement: "Statement", **values: Any) -> list[tuple[Any, ...]]:
+    async def fetchall_page(self, statement: "Statement", **values: Any) -> list[tuple[Any, ...]]:
         """Every row of `statement`, for a read that touches many pages (a list page, a page of
-        the change feed): in a worker thread, on a connection of the pool. On the loop, a read
-        waiting for the disk would hold up every other request (SQLite), or every other read
-        queued on the loop's one connection (PostgreSQL); from the pool, reads wait for the
-        disk side by side."""
+        the change feed): on SQLite, on the loop while such reads are quick, else (and on
+        PostgreSQL) in a worker thread, on a connection of the pool (the module's docstring
+        says why)."""
         sql, parameters = statement.bound(values)
-        rows = await to_thread.run_sync(self._pooled_rows, sql, parameters)
+        if self.dialect.name == "sqlite" and time.monotonic() >= self.beside_until:
+            started = time.monotonic()
+            try:
+                self.sqlite_deadline[0] = started + self.page_timeout
+                rows = self._sqlite_rows(sql, parameters, many=True)
+            finally:
+                self.sqlite_deadline[0] = None
+                if time.monotonic() - started > SLOW_PAGE_READ_S:
+                    self.beside_until = time.monotonic() + BESIDE_FOR_S
+        else:
+            rows = await to_thread.run_sync(self._pooled_rows, sql, parameters)
         return statement.converted_rows(rows)
 
     def _pooled_rows(self, sql: str, parameters: Any) -> list[Any]:
@@ -118,19 +145,22 @@ class LoopReads:
     async def _rows(self, statement: "Statement", values: dict[str, Any]) -> list[tuple[Any, ...]]:
         sql, parameters = statement.bound(values)
         if self.dialect.name == "sqlite":
-            rows = self._sqlite_rows(sql, parameters)
+            rows = self._sqlite_rows(sql, parameters, many=False)
         else:
             rows = await self._postgresql_rows(sql, parameters, many=False)
         return statement.converted_rows(rows)
 
-    def _sqlite_rows(self, sql: str, parameters: Any) -> list[Any]:
+    def _sqlite_rows(self, sql: str, parameters: Any, many: bool) -> list[Any]:
         if self.sqlite is None:
             try:
                 self.sqlite = self._sqlite_connect()
             except sqlite3.Error as error:
                 raise Unreadable from error
         try:
-            row = self.sqlite.execute(sql, parameters).fetchone()
+            cursor = self.sqlite.execute(sql, parameters)
+            if many:
+                return cursor.fetchall()
+            row = cursor.fetchone()
             return [] if row is None else [row]
         except sqlite3.Error as error:
             self._drop_sqlite()
@@ -147,6 +177,11 @@ class LoopReads:
         )
         if self.sqlite_mmap_mb:
             connection.execute(mmap_pragma(self.sqlite_mmap_mb))
+        deadline = self.sqlite_deadline
+        connection.set_progress_handler(
+            lambda: 1 if deadline[0] is not None and time.monotonic() > deadline[0] else 0,
+            SQLITE_PROGRESS_STEPS,
+        )
         return connection
 
     def _drop_sqlite(self) -> None:

@@ -267,7 +267,7 @@ class StoredDocuments:
         if after is not None:
             bound["after"] = after
         try:
-            rows = await reads.fetchall_beside(statement, limit=limit + 1, **bound)
+            rows = await reads.fetchall_page(statement, limit=limit + 1, **bound)
         except UNREADABLE:
             return False
         if not rows or any(row[1] is None for row in rows):
@@ -334,7 +334,7 @@ class StoredDocuments:
             ),
         )
         try:
-            rows = await reads.fetchall_beside(statement, since=since, limit=limit)
+            rows = await reads.fetchall_page(statement, since=since, limit=limit)
         except UNREADABLE:
             return False
         # No change after `since` (an empty page, a `since` past the end, an empty database),

@@ -18,10 +18,10 @@ Reads that touch many pages (a list page, a page of the change feed) go through 
   hold up every read queued on the loop's connection (a first run at a million records, with
   the data out of the cache, answered cold list pages at 41 rps that way);
 - SQLite: on the loop's connection while such reads are quick (the data is in memory: handing
-  a 1 ms read to a thread cost more than the read, and cold change-feed pages went from about
-  220 to 450 rps on the loop), with the page's deadline; after one that took longer than
-  SLOW_PAGE_READ_S (it waited for the disk, or for the CPU), in worker threads for BESIDE_FOR_S,
-  where reads wait for the disk side by side instead of holding up every request on the loop.
+  a 1 ms read to a thread cost more than the read, and cold change-feed pages at a million
+  records went from 216 to 604 rps on the loop), with the page's deadline; after one that took
+  longer than SLOW_PAGE_READ_S (it waited for the disk, or for the CPU), in worker threads for
+  BESIDE_FOR_S, where reads wait for the disk side by side instead of holding up the loop.
 
 A failed read raises (and a broken connection is dropped: the next read opens a new one); the
 caller then lets the endpoint answer, which waits for the lock, or says the database is
@@ -47,10 +47,8 @@ from app.db import (
 if TYPE_CHECKING:
     import psycopg
 
-SLOW_PAGE_READ_S = (
-    0.02  # a SQLite page read on the loop slower than this sends the next ones beside
-)
-BESIDE_FOR_S = 10.0  # for this long: then one page read on the loop tries again
+SLOW_PAGE_READ_S = 0.02  # a SQLite page read on the loop slower than this: the next go beside
+BESIDE_FOR_S = 10.0  # for this long; then one page read on the loop tries again
 STATEMENT_TIMEOUT_MS = 1000  # each read is one short statement; a slow one is a sick database
 PAGE_POOL_WAIT_S = 0.05  # for a connection of the page pool (PostgreSQL), before the endpoint's
 

@@ -3,7 +3,7 @@
 - `changes`: the change feed after a sequence number. It is compacted: of each record only its
   latest change is listed, so every upsert carries the record exactly as it is now, and a client
   that applies a feed to its end holds exactly the publisher's data.
-- `export_lines`: every current record as NDJSON lines after a header, read in one transaction.
+- `export_pieces`: every current record as NDJSON lines after a header, read in one transaction.
 - `record_rows`: a v2 record back into database rows, for `scn mirror` (the inverse of
   app/api/records.py).
 """
@@ -350,7 +350,7 @@ def export_header(
 def export_count(
     connection: sa.Connection, types: list[str] | None, *, personal_contacts: bool
 ) -> int:
-    """How many records `export_lines` gives (its lines after the header)."""
+    """How many records `export_pieces` gives (its lines after the header)."""
     total = 0
     for entity in types or list(ENTITIES):
         t = table(entity)
@@ -362,30 +362,6 @@ def export_count(
         )
         total += int(connection.execute(query).scalar_one())
     return total
-
-
-def export_lines(
-    connection: sa.Connection,
-    types: list[str] | None,
-    *,
-    personal_contacts: bool,
-    batch_timeout: float | None = None,
-    api: str = V1,
-    languages: list[str] | None = None,
-    with_evidence: bool = False,
-) -> Iterator[bytes]:
-    """`export_pieces` line by line (each line ending with its newline)."""
-    for piece in export_pieces(
-        connection,
-        types,
-        personal_contacts=personal_contacts,
-        batch_timeout=batch_timeout,
-        api=api,
-        languages=languages,
-        with_evidence=with_evidence,
-    ):
-        for line in piece.split(b"\n")[:-1]:
-            yield line + b"\n"
 
 
 def export_pieces(

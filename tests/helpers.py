@@ -1,6 +1,6 @@
 """Small tools the tests share: edit a seed file, read the whole database."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +66,8 @@ def drifts(url: str) -> list[str]:
             return [str(d) for d in representation.check(connection)]
     finally:
         engine.dispose()
+
+
+def lines_of(pieces: Iterable[bytes]) -> list[bytes]:
+    """NDJSON pieces of whole lines (app.sync.export_pieces) as lines, each with its newline."""
+    return b"".join(pieces).splitlines(keepends=True)

@@ -17,9 +17,9 @@ from app.db import create_engine
 from app.loader import load
 from app.seed_schema import SEED_FILES
 from app.settings import PROJECT_ROOT
-from app.sync import export_lines
+from app.sync import export_pieces
 from tests.conftest import SEEDS
-from tests.helpers import edit_record
+from tests.helpers import edit_record, lines_of
 from tests.live import client, live_server
 from tests.test_evidence import every_quote, plain
 from tests.test_mirror import mirror_cli
@@ -143,10 +143,10 @@ def v2_export_with_evidence(url: str) -> list[bytes]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
-            lines = export_lines(
+            pieces = export_pieces(
                 connection, None, personal_contacts=False, api=V2, with_evidence=True
             )
-            return list(lines)[1:]
+            return lines_of(pieces)[1:]
     finally:
         engine.dispose()
 

@@ -24,8 +24,8 @@ from app.db import create_engine
 from app.loader import CRASH_AFTER_ENV, load, prune_history
 from app.mirror import Mirror, MirrorError, Retry
 from app.settings import Settings
-from app.sync import export_lines
-from tests.helpers import drifts, edit_record, remove_record
+from app.sync import export_pieces
+from tests.helpers import drifts, edit_record, lines_of, remove_record
 from tests.live import free_port, live_server
 from tests.seed_edits import random_edit
 from tests.test_cli import SCN
@@ -36,7 +36,7 @@ def local_export(url: str) -> list[bytes]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
-            return list(export_lines(connection, None, personal_contacts=False))[1:]
+            return lines_of(export_pieces(connection, None, personal_contacts=False))[1:]
     finally:
         engine.dispose()
 

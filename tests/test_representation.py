@@ -14,8 +14,8 @@ from app.loader import load
 from app.migrate import downgrade, upgrade
 from app.mirror import prepare_lines
 from app.models import ENTITIES, table
-from app.sync import export_count, export_lines, export_pieces
-from tests.helpers import drifts, edit_record, remove_record
+from app.sync import export_count, export_pieces
+from tests.helpers import drifts, edit_record, lines_of, remove_record
 from tests.live import client, live_server
 from tests.test_cli import scn
 
@@ -167,8 +167,7 @@ def _export(url: str) -> list[bytes]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
-            lines = export_lines(connection, None, personal_contacts=True, api=V2)
-            return list(lines)[1:]
+            return lines_of(export_pieces(connection, None, personal_contacts=True, api=V2))[1:]
     finally:
         engine.dispose()
 

@@ -21,10 +21,10 @@ from app.loader import RecordWriter, load, write_transaction
 from app.mirror import _parse_time
 from app.progress import PROGRESS_INTERVAL_ENV
 from app.record_rows import record_rows
-from app.sync import export_lines
+from app.sync import export_pieces
 from app.synth import synthesise
 from tests.conftest import MINI_SEEDS, PostgresServer
-from tests.helpers import edit_record, remove_record
+from tests.helpers import edit_record, lines_of, remove_record
 from tests.test_cli import SCN
 
 # Linear work: 4x the records take about 4x the time; quadratic work takes 16x (19x measured,
@@ -85,7 +85,7 @@ def _export(url: str) -> list[dict[str, object]]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
-            lines = list(export_lines(connection, None, personal_contacts=False, api="/v2"))
+            lines = lines_of(export_pieces(connection, None, personal_contacts=False, api="/v2"))
         return [orjson.loads(line) for line in lines[1:]]
     finally:
         engine.dispose()

@@ -11,11 +11,13 @@ import yaml
 
 from app import migrate
 from app.api.collections import COLLECTION_LIST
+from app.api.main import create_app
 from app.db import create_engine
 from app.loader import load
+from app.settings import Settings
 from tests.conftest import SEEDS
 from tests.helpers import edit_record
-from tests.live import client, live_server
+from tests.live import client, live_app, live_server
 
 COLLECTION_PATHS = [c.path for c in COLLECTION_LIST]
 
@@ -482,3 +484,21 @@ def test_the_root_lists_the_versions(api: httpx.Client) -> None:
         ("v2", "current"),
         ("v1", "deprecated"),
     ]
+
+
+@pytest.mark.parametrize("url", ["/v1/export", "/v2/export?type=city", "/v1/practices?format=csv"])
+@pytest.mark.parametrize("coding", ["identity", "gzip"])
+def test_head_of_a_streamed_body_has_its_headers_and_reads_nothing(
+    loaded_url: str, url: str, coding: str
+) -> None:
+    """An export or a CSV list answers HEAD with the GET's headers at once: the body (a whole
+    export) is not made, and no connection stays taken."""
+    app = create_app(Settings(database_url=loaded_url, export_cache_dir=""))
+    with live_app(app) as base, client(base) as http:
+        get = http.get(url, headers={"Accept-Encoding": coding})
+        head = http.head(url, headers={"Accept-Encoding": coding})
+        assert (head.status_code, head.content) == (200, b"")
+        same = ("etag", "content-type", "content-encoding", "cache-control", "last-modified")
+        assert {n: head.headers.get(n) for n in same} == {n: get.headers.get(n) for n in same}
+        assert "content-length" not in head.headers
+        assert app.state.engine.pool.checkedout() == 0

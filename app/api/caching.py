@@ -26,6 +26,9 @@ from starlette.responses import Response, StreamingResponse
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 SVG = "image/svg+xml"
+HEAD_REQUEST = "scn.head"
+"""Set in the scope of a HEAD request, which the application answers as a GET (main.HttpPolicy
+drops the body): a streamed body is then not made at all."""
 GZIP_MINIMUM = 1024  # bytes: below this, compressing costs more than it saves
 
 
@@ -266,6 +269,13 @@ def streamed(
     if if_none_match is not None and _etag_matches(if_none_match, etags):
         connection.close()
         return Response(status_code=304, headers=common)
+    if request.scope.get(HEAD_REQUEST):
+        # The headers do not depend on the body: a HEAD is answered without reading it (the
+        # server would make the whole body, a whole export, only for it to be dropped).
+        connection.close()
+        if use_gzip:
+            common["Content-Encoding"] = "gzip"
+        return StreamingResponse(iter(()), media_type=media_type, headers=common)
 
     # A rendered copy of this very body, if one was kept, is sent as it is (exports are long to
     # render and the data changes only on a load); else the body is rendered, and kept.

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import catalog, problems
-from app.api.caching import cacheable
+from app.api.caching import HEAD_REQUEST, cacheable
 from app.api.hsds import routes as hsds
 from app.api.hsds.openapi import hsds_openapi
 from app.api.loop_reads import LoopReads
@@ -116,7 +116,9 @@ class HttpPolicy:
                 )
                 await response(scope, receive, send_with_headers)
             else:
-                inner = {**scope, "method": "GET"} if method == "HEAD" else scope
+                inner = (
+                    {**scope, "method": "GET", HEAD_REQUEST: True} if method == "HEAD" else scope
+                )
                 await self.app(inner, receive, send_with_headers)
         except Exception as exc:
             # Unexpected: logged with its traceback, answered with a bare 500 problem. Handled

@@ -145,12 +145,7 @@ def _sqlite_engine(url: sa.URL, read_only: bool, mmap_mb: int, **kwargs: Any) ->
         cursor.close()
         # The deadline lives with the connection (its pool record), so it follows the
         # connection from thread to thread, whichever thread runs the statement.
-        holder: list[float | None] = [None]
-        _record.info[DEADLINE] = holder
-        dbapi_connection.set_progress_handler(
-            lambda: 1 if holder[0] is not None and time.monotonic() > holder[0] else 0,
-            SQLITE_PROGRESS_STEPS,
-        )
+        _record.info[DEADLINE] = stop_at_deadline(dbapi_connection)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
@@ -170,6 +165,19 @@ def read_transaction(engine: sa.Engine) -> sa.Connection:
         )
     connection.begin()
     return connection
+
+
+def stop_at_deadline(
+    dbapi_connection: Any, holder: list[float | None] | None = None
+) -> list[float | None]:
+    """Have a sqlite3 connection stop its statements once the time in `holder` (a new one if
+    not given; returned) has passed: a `time.monotonic()` value, or None for no limit."""
+    holder = [None] if holder is None else holder
+    dbapi_connection.set_progress_handler(
+        lambda: 1 if holder[0] is not None and time.monotonic() > holder[0] else 0,
+        SQLITE_PROGRESS_STEPS,
+    )
+    return holder
 
 
 def set_deadline(connection: sa.Connection, seconds: float | None) -> None:

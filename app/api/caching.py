@@ -269,12 +269,12 @@ def streamed(
     if if_none_match is not None and _etag_matches(if_none_match, etags):
         connection.close()
         return Response(status_code=304, headers=common)
+    if use_gzip:
+        common["Content-Encoding"] = "gzip"
     if request.scope.get(HEAD_REQUEST):
         # The headers do not depend on the body: a HEAD is answered without reading it (the
         # server would make the whole body, a whole export, only for it to be dropped).
         connection.close()
-        if use_gzip:
-            common["Content-Encoding"] = "gzip"
         return StreamingResponse(iter(()), media_type=media_type, headers=common)
 
     # A rendered copy of this very body, if one was kept, is sent as it is (exports are long to
@@ -303,6 +303,4 @@ def streamed(
         finally:
             connection.close()
 
-    if use_gzip:
-        common["Content-Encoding"] = "gzip"
     return StreamingResponse(body(), media_type=media_type, headers=common)

@@ -37,11 +37,11 @@ from anyio import to_thread
 
 from app.db import (
     CONNECT_TIMEOUT_S,
-    SQLITE_PROGRESS_STEPS,
     PoolLimits,
     create_engine,
     mmap_pragma,
     set_deadline,
+    stop_at_deadline,
 )
 
 if TYPE_CHECKING:
@@ -175,11 +175,7 @@ class LoopReads:
         )
         if self.sqlite_mmap_mb:
             connection.execute(mmap_pragma(self.sqlite_mmap_mb))
-        deadline = self.sqlite_deadline
-        connection.set_progress_handler(
-            lambda: 1 if deadline[0] is not None and time.monotonic() > deadline[0] else 0,
-            SQLITE_PROGRESS_STEPS,
-        )
+        stop_at_deadline(connection, self.sqlite_deadline)
         return connection
 
     def _drop_sqlite(self) -> None:

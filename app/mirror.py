@@ -421,6 +421,7 @@ def _render_held(prepared: list[Prepared], records: list[dict[str, Any]]) -> Non
         held = [(prepared[i].row_as_stored(), prepared[i].rows.links) for i in indexes]
         for index, rendered in zip(indexes, representation.render_held(entity, held), strict=True):
             if rendered.v2 == orjson.dumps(records[index]):
+                rendered.packed  # noqa: B018 (packed here, not in the writing process)
                 prepared[index].rendered = rendered
 
 

@@ -3,10 +3,10 @@
 The data changes only when `scn load`, `scn mirror` or `scn synth` writes it, and a record's
 representation depends only on its own rows (app/api/records.py). So whatever writes a record
 also renders it here, in the same transaction, into the `representation` table: the v1 JSON and
-the v2 JSON with every language, as the exact bytes the API sends, and the languages v2's texts
-hold. The API then serves stored bytes: a record is one primary-key read, a list page one keyset
-query, the change feed and the export stream documents. v2 narrows a stored document to the
-reader's language at request time (`narrowed`).
+the v2 JSON with every language, as the exact bytes the API sends (packed: app/codec.py), and
+the languages v2's texts hold. The API then serves stored bytes: a record is one primary-key
+read, a list page one keyset query, the change feed and the export stream documents. v2 narrows
+a stored document to the reader's language at request time (`narrowed`).
 
 `check` renders every record again from its rows and compares: the stored documents cannot drift
 from the code that made them without `scn db check` saying so.
@@ -15,12 +15,13 @@ from the code that made them without `scn db check` saying so.
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
-from app import i18n
+from app import codec, i18n
 from app.api.records import V1, V2, Context, Row, build
 from app.models import ENTITIES, OWNED_LINKS, table
 
@@ -47,14 +48,23 @@ class Rendered:
     v2: bytes
     languages: str
 
-    def row(self) -> dict[str, Any]:
+    def row(self, *, packed: bool = True) -> dict[str, Any]:
+        """Its row of the table: the documents packed (app/codec.py), or as they are
+        (`packed=False`: revision 0008 wrote them so, and revision 0010 packs them)."""
+        v1, v2 = self.packed if packed else (self.v1, self.v2)
         return {
             "entity_type": self.entity,
             "entity_id": self.record_id,
-            "v1": self.v1,
-            "v2": self.v2,
+            "v1": v1,
+            "v2": v2,
             LANGUAGES: self.languages,
         }
+
+    @cached_property
+    def packed(self) -> tuple[bytes, bytes]:
+        """Its documents packed, made once: where they are made apart from the writing process
+        (`scn mirror`'s preparers), they travel with the record."""
+        return codec.pack(self.v1), codec.pack(self.v2)
 
 
 def languages_of(entity: str, row: Row) -> list[str]:
@@ -206,11 +216,6 @@ def narrow_record(entity: str, record: dict[str, Any], languages: list[str]) -> 
     return shown
 
 
-def as_bytes(value: bytes | memoryview | str) -> bytes:
-    """A stored document as bytes, whatever the driver returns for the column."""
-    return value.encode() if isinstance(value, str) else bytes(value)
-
-
 def split_languages(text: str | None) -> list[str]:
     return text.split(",") if text else []
 
@@ -264,7 +269,7 @@ def documents_of(
         if body is None:
             fresh = made[record_id]
             body, held = (fresh.v1 if api == V1 else fresh.v2), fresh.languages
-        out.append(shown(entity, record_id, as_bytes(body), held, api, languages))
+        out.append(shown(entity, record_id, codec.unpack(body), held, api, languages))
     return out
 
 
@@ -314,7 +319,7 @@ def check(connection: sa.Connection, entities: Iterable[str] = ENTITIES) -> Iter
                     yield Drift(entity, fresh.record_id, "no stored representation")
                     continue
                 for name, made in (("v1", fresh.v1), ("v2", fresh.v2)):
-                    if as_bytes(row[name]) != made:
+                    if codec.unpack(row[name]) != made:
                         yield Drift(entity, fresh.record_id, f"stored {name} document differs")
                 if row[LANGUAGES] != fresh.languages:
                     yield Drift(entity, fresh.record_id, "stored languages differ")

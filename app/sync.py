@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from app import representation
+from app import codec, representation
 from app.api.evidence import evidence_between, evidence_of
 from app.api.records import V1, published, table, versioned_href
 from app.db import in_recovery, set_deadline
@@ -130,7 +130,7 @@ def page_items(
                 else representation.shown(
                     row.entity_type,
                     row.entity_id,
-                    representation.as_bytes(row.body),
+                    codec.unpack(row.body),
                     row.languages,
                     api,
                     languages,
@@ -431,7 +431,7 @@ def _export_piece(
     else:
         # Stored documents sent as they are: the export's common case, a few microseconds a
         # record (a Document each, and a line each, cost more than reading them).
-        bodies = [(record_id, representation.as_bytes(body)) for record_id, body, _ in rows]
+        bodies = [(record_id, codec.unpack(body)) for record_id, body, _ in rows]
     if quotes is None:
         return b"\n".join([body for _, body in bodies]) + b"\n"
     return b"".join(

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import migrate
+from app import codec, migrate
 from app.api.main import create_app
 from app.db import create_engine
 from app.loader import CRASH_AFTER_ENV, load, prune_history
@@ -253,6 +253,6 @@ def stored_documents(url: str, *, published: bool = False) -> set[tuple[str, str
                     else "SELECT entity_type, entity_id, v1, v2 FROM representation"
                 )
             )
-            return {(e, i, bytes(v1), bytes(v2)) for e, i, v1, v2 in rows}
+            return {(e, i, codec.unpack(v1), codec.unpack(v2)) for e, i, v1, v2 in rows}
     finally:
         engine.dispose()

@@ -5,9 +5,10 @@ import subprocess
 from pathlib import Path
 
 import orjson
+import pytest
 import sqlalchemy as sa
 
-from app import i18n, representation
+from app import codec, i18n, representation
 from app.api.records import V1, V2, Context, build
 from app.db import create_engine
 from app.loader import load
@@ -40,7 +41,7 @@ def test_a_load_stores_what_the_api_builds_and_a_reload_keeps_it_so(
             viborg = connection.execute(
                 sa.select(r.c.v2).where(r.c.entity_type == "city", r.c.entity_id == "viborg")
             ).scalar_one()
-            assert orjson.loads(viborg)["population"] == 93_000
+            assert orjson.loads(codec.unpack(viborg))["population"] == 93_000
             gone = connection.execute(
                 sa.select(r.c.entity_id).where(r.c.entity_id == "mhtconsult-email")
             ).all()
@@ -154,7 +155,7 @@ def _stored(url: str) -> dict[tuple[str, str], tuple[bytes, bytes, str]]:
         with engine.connect() as connection:
             r = table(representation.TABLE)
             return {
-                (e, i): (bytes(v1), bytes(v2), languages)
+                (e, i): (codec.unpack(v1), codec.unpack(v2), languages)
                 for e, i, v1, v2, languages in connection.execute(
                     sa.select(r.c.entity_type, r.c.entity_id, r.c.v1, r.c.v2, r.c.v2_languages)
                 )
@@ -241,3 +242,87 @@ def test_the_export_sends_the_stored_documents_and_renders_a_record_without_one(
     lines = from_stored["v2, with evidence, personal False"].splitlines()
     assert len(lines) > 100
     assert any(orjson.loads(line).get("evidence") for line in lines[1:])
+
+
+def _served(url: str) -> dict[str, tuple[int, bytes, str | None]]:
+    """Every record and every first list page, in v1 and in v2 (whole and in Danish): status,
+    body and ETag, from a server with no response cache."""
+    out = {}
+    with live_server(url, response_cache_mb=0) as base, client(base) as http:
+        paths = []
+        for collection in ("organisations", "practices", "cities", "contact-points", "themes"):
+            for api in ("v1", "v2"):
+                page = http.get(f"/{api}/{collection}", params={"limit": 100}).json()
+                paths += [f"/{api}/{collection}"] + [r["links"]["self"] for r in page["data"]]
+        for path in paths:
+            for headers in ({}, {"Accept-Language": "da"}):
+                response = http.get(path, headers=headers)
+                out[f"{path} {headers}"] = (
+                    response.status_code,
+                    response.content,
+                    response.headers.get("etag"),
+                )
+    return out
+
+
+def test_documents_are_stored_packed_and_a_plain_one_is_served_alike(
+    loaded_database_url: str,
+) -> None:
+    """Every stored document is packed (app/codec.py: a quarter of its size or less); one kept
+    as revision 0008 wrote it (plain JSON) gives the same responses and exports, byte for byte."""
+    served, exported = _served(loaded_database_url), _every_export(loaded_database_url)
+    engine = create_engine(loaded_database_url)
+    r = table(representation.TABLE)
+    try:
+        with engine.begin() as connection:
+            rows = connection.execute(sa.select(r).order_by(r.c.entity_type, r.c.entity_id)).all()
+            assert all(row.v1[:1] == row.v2[:1] == codec.FORMAT_1 for row in rows)
+            plain = sum(len(codec.unpack(row.v1)) + len(codec.unpack(row.v2)) for row in rows)
+            assert sum(len(row.v1) + len(row.v2) for row in rows) < plain / 4
+            for row in rows[::2]:
+                connection.execute(
+                    sa.update(r)
+                    .where(r.c.entity_type == row.entity_type, r.c.entity_id == row.entity_id)
+                    .values(v1=codec.unpack(row.v1), v2=codec.unpack(row.v2))
+                )
+    finally:
+        engine.dispose()
+    assert drifts(loaded_database_url) == []
+    assert _every_export(loaded_database_url) == exported
+    assert _served(loaded_database_url) == served
+
+
+def test_revision_0010_packs_the_documents_and_its_downgrade_gives_them_back_plain(
+    loaded_database_url: str,
+) -> None:
+    exported = _every_export(loaded_database_url)
+    packed = _stored(loaded_database_url)
+    downgrade(loaded_database_url, "0009")
+    engine = create_engine(loaded_database_url)
+    r = table(representation.TABLE)
+    try:
+        with engine.connect() as connection:
+            firsts = connection.execute(
+                sa.select(sa.func.substr(r.c.v1, 1, 1), sa.func.substr(r.c.v2, 1, 1)).distinct()
+            ).all()
+            assert [tuple(bytes(b) for b in row) for row in firsts] == [(b"{", b"{")]
+        assert drifts(loaded_database_url) == []
+        assert _stored(loaded_database_url) == packed  # the same documents, unpacked
+        upgrade(loaded_database_url)
+        with engine.connect() as connection:
+            firsts = connection.execute(
+                sa.select(sa.func.substr(r.c.v1, 1, 1), sa.func.substr(r.c.v2, 1, 1)).distinct()
+            ).all()
+            assert [tuple(bytes(b) for b in row) for row in firsts] == [(b"\x01", b"\x01")]
+    finally:
+        engine.dispose()
+    assert drifts(loaded_database_url) == []
+    assert _every_export(loaded_database_url) == exported
+
+
+def test_a_stored_value_in_no_known_format_is_an_error_not_a_document() -> None:
+    document = orjson.dumps({"name": {"da": "Aarhus Kommune", "en": "Aarhus Municipality"}})
+    assert codec.unpack(codec.pack(document)) == document
+    assert codec.unpack(memoryview(codec.pack(document))) == document  # psycopg's bytea
+    with pytest.raises(ValueError, match="unknown format"):
+        codec.unpack(b"\x02" + codec.pack(document)[1:])

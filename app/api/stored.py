@@ -51,8 +51,9 @@ from app.api.routes import (
 )
 from app.api.v1.routes import V1_API
 from app.api.v2.routes import V2_API
+from app.codec import unpack
 from app.models import table
-from app.representation import COLUMN, LANGUAGES, TABLE, as_bytes, joined, shown
+from app.representation import COLUMN, LANGUAGES, TABLE, joined, shown
 
 ENTITY_OF = {collection: entity for entity, collection in COLLECTIONS.items()}
 VERSIONS = {V1: V1_API, V2: V2_API}
@@ -170,7 +171,7 @@ class StoredDocuments:
             return False
         if row is None or row[0] is None:
             return False
-        document = shown(entity, record_id, as_bytes(row[0]), row[1], api, languages)
+        document = shown(entity, record_id, unpack(row[0]), row[1], api, languages)
         return await self._send(
             request,
             send,
@@ -274,8 +275,7 @@ class StoredDocuments:
             return False  # an empty page (its load time is not read), or a missing document
         languages = _reader_languages(request, parameters, api)
         found = [
-            shown(collection.entity, row[0], as_bytes(row[1]), row[2], api, languages)
-            for row in rows
+            shown(collection.entity, row[0], unpack(row[1]), row[2], api, languages) for row in rows
         ]
         page = found[:limit]
         next_cursor = (

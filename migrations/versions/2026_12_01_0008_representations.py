@@ -57,7 +57,7 @@ def upgrade() -> None:
     for entity in ENTITIES:
         ids = representation.every_id(connection, entity)
         for rendered in representation.render(connection, entity, ids):
-            writer.add("representation", rendered.row())
+            writer.add("representation", rendered.row(packed=False))
     writer.flush()
 
 

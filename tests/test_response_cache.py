@@ -176,3 +176,43 @@ def test_concurrent_requests_for_one_url_render_it_once(
 def _cache_of_after_start(http: httpx.Client, app: object) -> ResponseCache:
     http.get("/v1/meta")  # the middleware stack is built on the first request
     return _cache_of(app)
+
+
+def test_after_a_failure_on_the_server_a_burst_retries_one_request_at_a_time(
+    database_url: str, seeds: Path
+) -> None:
+    """Requests waiting for a URL whose rendering failed on the server's side (here every
+    search outlasts a tiny REQUEST_TIMEOUT: 503) do not all run it again side by side, which
+    would make a slow query time out for every one of them: one tries while the others wait."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from starlette.types import Receive, Scope, Send
+
+    engine = create_engine(database_url)
+    load(engine, seeds)
+    engine.dispose()
+    app = create_app(Settings(database_url=database_url, request_timeout=0.000001))
+    with live_app(app) as base, client(base) as http:
+        cache = _cache_of_after_start(http, app)
+        endpoint, running, most = cache.app, 0, 0
+
+        async def slow_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            try:
+                await asyncio.sleep(0.1)  # long enough for the burst to arrive meanwhile
+                await endpoint(scope, receive, send)
+            finally:
+                running -= 1
+
+        cache.app = slow_endpoint
+        misses = cache.misses
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(
+                pool.map(lambda _: http.get("/v1/search?q=the&limit=40").status_code, range(16))
+            )
+    assert statuses == [503] * 16
+    assert cache.misses == misses + 16  # each was answered by the endpoint, none from the cache
+    assert most == 1

@@ -7,7 +7,9 @@ the row (one primary-key read), and a cached representation made under the same 
 through `caching.respond`, the same function that answers on the uncached path, so bodies, ETags,
 304s and gzip are the same bytes. On a miss the endpoint runs as usual and its representation is
 kept only if the row was the same before and after it ran (no load committed in between).
-Requests for a URL that is being rendered wait for that rendering rather than repeat it.
+Requests for a URL that is being rendered wait for that rendering rather than repeat it; if it
+failed on the server's side (a 5xx: the 5 s timeout, a database outage), one of them tries
+again while the others keep waiting, so a burst never runs one slow query side by side.
 
 A representation is kept per URL and per value of the request headers that choose it (Host,
 Accept, Accept-Language). Each worker process has its own cache, and every worker keys by the same
@@ -22,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.caching import RENDERED, Rendered, respond
 from app.api.loop_reads import UNREADABLE, LoopReads, Statement
@@ -45,6 +47,14 @@ catalogue and the HSDS profile write absolute URLs; Accept: CSV or JSON; Accept-
 language. Accept-Encoding is not: `respond` makes either coding from one rendering."""
 
 
+class _Rendering:
+    """A URL being rendered: set when its answer is sent (and kept, if it could be)."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.failed_on_server = False
+
+
 class ResponseCache:
     """ASGI middleware in front of the router: answers repeated GETs from memory."""
 
@@ -56,7 +66,7 @@ class ResponseCache:
         self.entries: OrderedDict[Key, tuple[tuple[Any, ...], Rendered, int]] = OrderedDict()
         self.size = 0
         self._state: Statement | None = None  # STATE_QUERY, compiled on first use
-        self.rendering: dict[Key, asyncio.Event] = {}  # URLs being rendered now
+        self.rendering: dict[Key, _Rendering] = {}  # URLs being rendered now
         self.hits = 0
         self.misses = 0
 
@@ -85,19 +95,22 @@ class ResponseCache:
             return
         # One request per URL renders it; the others wait for its result instead of all doing
         # the same work at once (a burst of one slow search could time out every one of them).
-        running = self.rendering.get(key)
-        if running is not None:
-            await running.wait()
+        while (running := self.rendering.get(key)) is not None:
+            await running.done.wait()
             if await self._answer_from_cache(key, version, scope, receive, send):
                 return
-            await self._render(key, version, scope, receive, send)  # it kept nothing
-            return
-        done = self.rendering[key] = asyncio.Event()
+            if not running.failed_on_server:
+                # Answered but not kept (a 4xx, a load committed meanwhile): each answers alone.
+                await self._render(key, version, scope, receive, send)
+                return
+            # Else the first waiter to wake renders it again and the others wait for that one:
+            # sixteen tries at once of a query that timed out would time out together.
+        turn = self.rendering[key] = _Rendering()
         try:
-            await self._render(key, version, scope, receive, send)
+            turn.failed_on_server = await self._render(key, version, scope, receive, send) >= 500
         finally:
             del self.rendering[key]
-            done.set()
+            turn.done.set()
 
     async def _render(
         self,
@@ -106,19 +119,29 @@ class ResponseCache:
         scope: Scope,
         receive: Receive,
         send: Send,
-    ) -> None:
-        """The endpoint answers; its representation is kept if no load committed meanwhile."""
+    ) -> int:
+        """The endpoint answers; its representation is kept if no load committed meanwhile.
+        Returns the answer's status."""
         self.misses += 1
-        await self.app(scope, receive, send)
+        status = 500  # if the endpoint sends nothing (an exception past every handler)
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_noting_status)
         rendered: Rendered | None = scope.get("state", {}).get(RENDERED)
         if rendered is None or rendered.size > self.max_bytes // 4:
-            return
+            return status
         try:
             still = await self._data_version(scope["app"])
         except UNREADABLE:
-            return
+            return status
         if still == version:
             self._keep(key, version, rendered)
+        return status
 
     async def _answer_from_cache(
         self,

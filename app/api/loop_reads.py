@@ -14,9 +14,11 @@ of the data without a transaction around it:
   every read queued behind the one waiting); such a read goes to the endpoint as on SQLite.
 
 Reads that touch many pages (a list page, a page of the change feed) go through `fetchall_page`:
-- PostgreSQL: a pooled connection in a worker thread, since a read waiting for the disk would
-  hold up every read queued on the loop's connection (a first run at a million records, with
-  the data out of the cache, answered cold list pages at 41 rps that way);
+- PostgreSQL: awaited on the loop too, each on an AsyncConnection of a pool of its own (up to
+  DB_POOL_SIZE, opened as needed, kept open), so that a read waiting for the disk holds up no
+  other (on the one loop connection, a first run at a million records with the data out of the
+  cache answered cold list pages at 41 rps); when all are busy a page waits PAGE_POOL_WAIT_S
+  at most, then goes to the endpoint;
 - SQLite: on the loop's connection while such reads are quick (the data is in memory: handing
   a 1 ms read to a thread cost more than the read, and cold change-feed pages at a million
   records went from 216 to 604 rps on the loop), with the page's deadline; after one that took
@@ -28,6 +30,7 @@ caller then lets the endpoint answer, which waits for the lock, or says the data
 unavailable, as usual.
 """
 
+import asyncio
 import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
@@ -38,7 +41,6 @@ from anyio import to_thread
 from app.db import (
     CONNECT_TIMEOUT_S,
     PoolLimits,
-    create_engine,
     mmap_pragma,
     set_deadline,
     stop_at_deadline,
@@ -77,23 +79,13 @@ class LoopReads:
         # A page read stops at 1 s (then the endpoint has the request's whole deadline), or at
         # REQUEST_TIMEOUT if that is shorter: no request's database work outlasts it.
         self.page_timeout = min(STATEMENT_TIMEOUT_MS / 1000, request_timeout)
-        self.pages = engine
-        if engine.dialect.name != "sqlite":
-            # PostgreSQL pages come from a pool of their own whose connections already have the
-            # page's timeout, read in autocommit and are not pinged when taken: one round trip
-            # a page, where the endpoints' pool took five (ping, BEGIN, SET LOCAL, the page,
-            # ROLLBACK), 0.7 ms of a 6 ms page. A connection the server dropped fails its read,
-            # which the endpoint then answers on its own pool, as after any failed read. The
-            # pool keeps DB_POOL_SIZE connections and opens no more: when all are busy, a page
-            # waits PAGE_POOL_WAIT_S at most, then goes to the endpoint too.
-            self.pages = create_engine(
-                engine.url,
-                read_only=True,
-                statement_timeout=self.page_timeout,
-                pool=PoolLimits(pool.size, 0, PAGE_POOL_WAIT_S),
-                pool_pre_ping=False,
-                isolation_level="AUTOCOMMIT",
-            )
+        # PostgreSQL pages: connections that already have the page's timeout, read in
+        # autocommit and are not pinged when taken: one round trip a page, where the endpoints'
+        # pool took five (ping, BEGIN, SET LOCAL, the page, ROLLBACK). A connection the server
+        # dropped fails its read, which the endpoint then answers on its own pool.
+        self.page_pool_size = pool.size
+        self.page_connections: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
+        self.page_connections_open = 0  # idle (in the queue) or reading
         self.sqlite_mmap_mb = sqlite_mmap_mb
         self.dialect = engine.dialect
         self.sqlite: Any = None
@@ -108,9 +100,9 @@ class LoopReads:
 
     async def fetchall_page(self, statement: "Statement", **values: Any) -> list[tuple[Any, ...]]:
         """Every row of `statement`, for a read that touches many pages (a list page, a page of
-        the change feed): on SQLite, on the loop while such reads are quick, else (and on
-        PostgreSQL) in a worker thread, on a connection of the pool (the module's docstring
-        says why)."""
+        the change feed): on SQLite, on the loop while such reads are quick, else in a worker
+        thread on a connection of the engine's pool; on PostgreSQL, awaited on a connection of
+        the page pool (the module's docstring says why)."""
         sql, parameters = statement.bound(values)
         if self.dialect.name == "sqlite" and time.monotonic() >= self.beside_until:
             started = time.monotonic()
@@ -121,24 +113,63 @@ class LoopReads:
                 self.sqlite_deadline[0] = None
                 if time.monotonic() - started > SLOW_PAGE_READ_S:
                     self.beside_until = time.monotonic() + BESIDE_FOR_S
-        else:
+        elif self.dialect.name == "sqlite":
             rows = await to_thread.run_sync(self._pooled_rows, sql, parameters)
+        else:
+            rows = await self._postgresql_page_rows(sql, parameters)
         return statement.converted_rows(rows)
 
     def _pooled_rows(self, sql: str, parameters: Any) -> list[Any]:
+        """A SQLite page read in a worker thread, on a connection of the engine's pool."""
         try:
-            with self.pages.connect() as connection:
-                # A list would be taken for several parameter sets: one set is a tuple.
-                one = parameters if isinstance(parameters, dict) else tuple(parameters)
-                if self.dialect.name != "sqlite":
-                    return list(connection.exec_driver_sql(sql, one).fetchall())
+            with self.engine.connect() as connection:
                 set_deadline(connection, self.page_timeout)
                 try:
-                    return list(connection.exec_driver_sql(sql, one).fetchall())
+                    # A list would be taken for several parameter sets: one set is a tuple.
+                    return list(connection.exec_driver_sql(sql, tuple(parameters)).fetchall())
                 finally:
                     set_deadline(connection, None)
         except (sa.exc.DBAPIError, sa.exc.TimeoutError) as error:
             raise Unreadable from error
+
+    async def _postgresql_page_rows(self, sql: str, parameters: Any) -> list[Any]:
+        import psycopg
+
+        connection = await self._page_connection()
+        reusable = False  # a connection whose read was cancelled midway is not
+        try:
+            cursor = await connection.execute(sql, parameters)
+            rows = await cursor.fetchall()
+            reusable = True
+            return rows
+        except psycopg.Error as error:
+            reusable = not (connection.closed or connection.broken)  # a timeout leaves it whole
+            raise Unreadable from error
+        finally:
+            if reusable:
+                self.page_connections.put_nowait(connection)
+            else:
+                self.page_connections_open -= 1
+                await connection.close()
+
+    async def _page_connection(self) -> "psycopg.AsyncConnection[Any]":
+        """An idle page connection, a new one while fewer than the pool's size are open, else
+        the first one freed within PAGE_POOL_WAIT_S (Unreadable if none is)."""
+        try:
+            return self.page_connections.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        if self.page_connections_open < self.page_pool_size:
+            self.page_connections_open += 1
+            try:
+                return await self._postgresql_connect(self.page_timeout)
+            except Unreadable:
+                self.page_connections_open -= 1
+                raise
+        try:
+            return await asyncio.wait_for(self.page_connections.get(), PAGE_POOL_WAIT_S)
+        except TimeoutError as error:
+            raise Unreadable("every page connection is busy") from error
 
     async def _rows(self, statement: "Statement", values: dict[str, Any]) -> list[tuple[Any, ...]]:
         sql, parameters = statement.bound(values)
@@ -187,17 +218,7 @@ class LoopReads:
         import psycopg  # here: a server on SQLite never loads the PostgreSQL driver
 
         if self.postgresql is None:
-            url = self.engine.url.set(drivername="postgresql")
-            try:
-                self.postgresql = await psycopg.AsyncConnection.connect(
-                    url.render_as_string(hide_password=False),
-                    autocommit=True,
-                    connect_timeout=CONNECT_TIMEOUT_S,
-                    options=f"-c lock_timeout=1 -c statement_timeout={STATEMENT_TIMEOUT_MS} "
-                    "-c default_transaction_read_only=on",
-                )
-            except psycopg.Error as error:
-                raise Unreadable from error
+            self.postgresql = await self._postgresql_connect(STATEMENT_TIMEOUT_MS / 1000)
         connection = self.postgresql
         try:
             cursor = await connection.execute(sql, parameters)
@@ -211,6 +232,26 @@ class LoopReads:
                 await connection.close()
             raise Unreadable from error
 
+    async def _postgresql_connect(
+        self, statement_timeout_s: float
+    ) -> "psycopg.AsyncConnection[Any]":
+        """A connection for reads on the loop: autocommit, read-only, that never waits for a
+        lock and stops a statement at `statement_timeout_s`."""
+        import psycopg  # here: a server on SQLite never loads the PostgreSQL driver
+
+        url = self.engine.url.set(drivername="postgresql")
+        timeout_ms = max(1, round(statement_timeout_s * 1000))
+        try:
+            return await psycopg.AsyncConnection.connect(
+                url.render_as_string(hide_password=False),
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                options=f"-c lock_timeout=1 -c statement_timeout={timeout_ms} "
+                "-c default_transaction_read_only=on",
+            )
+        except psycopg.Error as error:
+            raise Unreadable from error
+
     async def close(self) -> None:
         if self.sqlite is not None:
             connection, self.sqlite = self.sqlite, None
@@ -218,8 +259,8 @@ class LoopReads:
         if self.postgresql is not None:
             connection, self.postgresql = self.postgresql, None
             await connection.close()
-        if self.pages is not self.engine:
-            self.pages.dispose()
+        while not self.page_connections.empty():
+            await self.page_connections.get_nowait().close()
 
 
 class Statement:

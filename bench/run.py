@@ -79,10 +79,31 @@ def say(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
 
+HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port for one of the run's servers, below the ephemeral range: a port the kernel
+    picks (bind to 0) is in that range, where wrk's thousands of client connections take their
+    own ports, so nginx once found its port taken between the choice and its start."""
+    try:
+        lowest_ephemeral = int(
+            Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
+        )
+    except (OSError, ValueError, IndexError):
+        lowest_ephemeral = 32768
+    first = 20000 + os.getpid() % 5000  # two runs at once start apart
+    for port in [*range(first, lowest_ephemeral), *range(10000, first)]:
+        if port in HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def load_average() -> list[float]:

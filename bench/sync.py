@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,9 @@ import sqlalchemy as sa
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from run import free_port  # noqa: E402 (one way to choose the servers' ports)
 
 from app.db import create_engine  # noqa: E402
 from app.loader import RecordWriter, stored_digest, write_transaction  # noqa: E402
@@ -74,12 +76,6 @@ EXPORT_CHECK_UP_TO = int(env("BENCH_SYNC_EXPORT_CHECK", "100000"))
 
 def say(message: str) -> None:
     print(f"bench-sync: {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def load_average() -> list[float]:

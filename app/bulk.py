@@ -9,6 +9,7 @@ written here reads back exactly like one written through SQLAlchemy.
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import orjson
@@ -42,22 +43,26 @@ class Converter:
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self.dialect = dialect
-        self.converters: dict[Key, Converters] = {}
+        self.converters: dict[Key, tuple[Key, Converters]] = {}
 
-    @classmethod
-    def named(cls, name: str) -> "Converter":
-        """For the dialect of `name` (`Converter.name_of`), made in this process."""
-        return cls(sa.make_url(f"{name}://").get_dialect()())
+    @staticmethod
+    @cache
+    def named(name: str) -> "Converter":
+        """For the dialect of `name` (`Converter.name_of`), made once in this process."""
+        return Converter(sa.make_url(f"{name}://").get_dialect()())
 
     @staticmethod
     def name_of(dialect: sa.Dialect) -> str:
         return f"{dialect.name}+{dialect.driver}"
 
     def convert(self, table: str, row: dict[str, Any]) -> tuple[Key, tuple[Any, ...]]:
-        key = (table, tuple(row))
-        converters = self.converters.get(key)
-        if converters is None:
-            converters = self.converters[key] = self._converters(table, key[1])
+        """The key of `row` (one object per table and columns: pickled once per message when
+        rows travel between processes) and its values as the driver takes them."""
+        found = self.converters.get((table, tuple(row)))
+        if found is None:
+            key = (table, tuple(row))
+            found = self.converters[key] = (key, self._converters(table, key[1]))
+        key, converters = found
         values = list(row.values())
         for index, process in converters:
             values[index] = process(values[index])

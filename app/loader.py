@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
 from app import models, representation, search
-from app.bulk import BulkWriter
+from app.bulk import BulkWriter, Key
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
 from app.models import OWNED_LINKS, RECORD_LINKS
@@ -750,6 +750,18 @@ class _Pending:
     rendered: representation.Rendered | None
 
 
+class ReadyRecord(NamedTuple):
+    """A record whose rows are already converted for the driver (`bulk.Converter`), made
+    apart from the writing process (`scn mirror`): its own row, its link rows, and its stored
+    documents' row if `documents` (else they are rendered once the record is written)."""
+
+    entity: str
+    record_id: str
+    rows: list[tuple[Key, tuple[Any, ...]]]
+    entry: search.Entry | None
+    documents: bool
+
+
 class RecordWriter:
     """Records written in batches, each with its link rows, citations and search entry.
 
@@ -773,6 +785,7 @@ class RecordWriter:
         self._keys: set[tuple[str, str]] = set()
         self._gone: dict[str, list[str]] = {}  # entity -> ids whose stored rows go first
         self._new: list[_Pending] = []
+        self._ready: list[ReadyRecord] = []
 
     def write(
         self,
@@ -792,6 +805,12 @@ class RecordWriter:
         self._take(entity, record_id, replace)
         digest = content_hash or rows.content_hash()
         self._new.append(_Pending(entity, record_id, rows, version, updated_at, digest, rendered))
+        self._flush_if_full()
+
+    def write_ready(self, record: ReadyRecord, *, replace: bool) -> None:
+        """Store a record whose rows are converted already; `replace` as in `write`."""
+        self._take(record.entity, record.record_id, replace)
+        self._ready.append(record)
         self._flush_if_full()
 
     def remove(self, entity: str, record_id: str) -> None:
@@ -834,6 +853,11 @@ class RecordWriter:
                     bulk.add(link_table, link)
             if (e := p.rows.search_entry(p.entity, p.record_id)) is not None:
                 entries.append(e)
+        for ready in self._ready:
+            for key, values in ready.rows:
+                bulk.extend(key, [values])
+            if ready.entry is not None:
+                entries.append(ready.entry)
         bulk.flush()
         search.add_many(self.connection, entries)
         # Rendered from the rows as just written, so the documents are what the API would
@@ -844,12 +868,15 @@ class RecordWriter:
                 bulk.add(representation.TABLE, p.rendered.row())
             else:
                 by_entity.setdefault(p.entity, []).append(p.record_id)
+        for ready in self._ready:
+            if not ready.documents:
+                by_entity.setdefault(ready.entity, []).append(ready.record_id)
         for entity, ids in by_entity.items():
             for rendered in representation.render(self.connection, entity, ids):
                 bulk.add(representation.TABLE, rendered.row())
         bulk.flush()
         written = len(self._keys)
-        self._keys, self._gone, self._new = set(), {}, []
+        self._keys, self._gone, self._new, self._ready = set(), {}, [], []
         _crash_point(written)
         self.on_flush(written)
 

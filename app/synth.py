@@ -584,7 +584,7 @@ def make(piece: Piece, *, render: bool, dialect: str) -> Rows:
     entity = piece.entity
     rng = random.Random(f"{piece.seed}:{entity}:{piece.start}")
     maker = Maker(_ids(piece.records, piece.seed), rng)
-    converter = _converter(dialect)
+    converter = Converter.named(dialect)
     made = Rows([], defaultdict(list))
 
     def add(table: str, row: dict[str, Any]) -> None:
@@ -621,11 +621,6 @@ def make(piece: Piece, *, render: bool, dialect: str) -> Rows:
         for rendered in representation.render_held(entity, held):
             add(representation.TABLE, rendered.row())
     return made
-
-
-@cache
-def _converter(dialect: str) -> Converter:
-    return Converter.named(dialect)
 
 
 @dataclass

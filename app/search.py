@@ -123,15 +123,18 @@ def entry(entity: str, record_id: str, row: dict[str, Any]) -> Entry | None:
     if doc is None:
         return None
     names, body = doc
+    vocabulary: set[str] = set()  # filled by text_terms, in the same pass over the words
+    name_terms = search_terms.text_terms(names, vocabulary)
+    body_terms = search_terms.text_terms(body, vocabulary)
     return Entry(
         entity,
         record_id,
         "\n".join(text for _, text in names),
         "\n".join(text for _, text in body),
-        search_terms.text_terms(names),
-        search_terms.text_terms(body),
+        name_terms,
+        body_terms,
         search_terms.name_key(text for _, text in names),
-        frozenset(search_terms.vocabulary(names + body)),
+        frozenset(vocabulary),
     )
 
 

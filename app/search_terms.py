@@ -126,15 +126,23 @@ def query_terms(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def text_terms(parts: Iterable[tuple[str | None, str]]) -> str:
+def text_terms(parts: Iterable[tuple[str | None, str]], vocabulary: set[str] | None = None) -> str:
     """The terms of texts (language, text) as one space-separated string, each term once in the
-    order met (the order does not change a match, and each term once keeps the index small)."""
+    order met (the order does not change a match, and each term once keeps the index small).
+    `vocabulary`, if given, receives the texts' `vocabulary` in the same pass."""
     seen: dict[str, None] = {}
     for language, text in parts:
         for word in words(text):
-            for term in word_terms(word, language):
-                seen.setdefault(term, None)
+            seen.update(_term_keys(word, language))
+            if vocabulary is not None:
+                vocabulary.update(_vocabulary_forms(word))
     return " ".join(seen)
+
+
+@lru_cache(maxsize=200_000)
+def _term_keys(word: str, language: str | None) -> dict[str, None]:
+    """`word_terms` as dict keys, for `text_terms` to add in one call (read only)."""
+    return dict.fromkeys(word_terms(word, language))
 
 
 def name_key(names: Iterable[str]) -> str:
@@ -149,15 +157,20 @@ def vocabulary(parts: Iterable[tuple[str | None, str]]) -> set[str]:
     out: set[str] = set()
     for _, text in parts:
         for word in words(text):
-            for folded in foldings(word):
-                spelled = british(folded)
-                if (
-                    len(spelled) >= VOCABULARY_MIN_LENGTH
-                    and spelled.isascii()
-                    and spelled.isalpha()
-                ):
-                    out.add(spelled)
+            out.update(_vocabulary_forms(word))
     return out
+
+
+@lru_cache(maxsize=200_000)
+def _vocabulary_forms(word: str) -> tuple[str, ...]:
+    """The forms of one word that `vocabulary` keeps (made once per word: words repeat from
+    text to text, and a large load or mirror meets each many times)."""
+    out = []
+    for folded in foldings(word):
+        spelled = british(folded)
+        if len(spelled) >= VOCABULARY_MIN_LENGTH and spelled.isascii() and spelled.isalpha():
+            out.append(spelled)
+    return tuple(out)
 
 
 def correctable(word: str) -> str | None:

@@ -750,16 +750,19 @@ class _Pending:
     rendered: representation.Rendered | None
 
 
-class ReadyRecord(NamedTuple):
-    """A record whose rows are already converted for the driver (`bulk.Converter`), made
-    apart from the writing process (`scn mirror`): its own row, its link rows, and its stored
-    documents' row if `documents` (else they are rendered once the record is written)."""
+class ReadyPiece(NamedTuple):
+    """Records made ready apart from the writing process (`scn mirror`'s preparers), in plain
+    containers, so that handing them over costs little: their rows converted for the driver
+    (`bulk.Converter`) by table and columns, with their stored documents' rows where they were
+    made; their search entries; and the words their entries add to the typo vocabulary."""
 
-    entity: str
-    record_id: str
-    rows: list[tuple[Key, tuple[Any, ...]]]
-    entry: search.Entry | None
-    documents: bool
+    records: list[tuple[str, str, bool]]
+    """(entity, id, whether its documents are among the rows: else they are rendered once the
+    record is written)"""
+    rows: dict[Key, list[tuple[Any, ...]]]
+    entries: list[tuple[str, ...]]
+    """Each entry's fields but its vocabulary (`search.Entry[:7]`)"""
+    vocabulary: list[str]
 
 
 class RecordWriter:
@@ -785,7 +788,7 @@ class RecordWriter:
         self._keys: set[tuple[str, str]] = set()
         self._gone: dict[str, list[str]] = {}  # entity -> ids whose stored rows go first
         self._new: list[_Pending] = []
-        self._ready: list[ReadyRecord] = []
+        self._pieces: list[ReadyPiece] = []
 
     def write(
         self,
@@ -807,10 +810,11 @@ class RecordWriter:
         self._new.append(_Pending(entity, record_id, rows, version, updated_at, digest, rendered))
         self._flush_if_full()
 
-    def write_ready(self, record: ReadyRecord, *, replace: bool) -> None:
-        """Store a record whose rows are converted already; `replace` as in `write`."""
-        self._take(record.entity, record.record_id, replace)
-        self._ready.append(record)
+    def write_piece(self, piece: ReadyPiece, *, replace: bool) -> None:
+        """Store records made ready apart; `replace` as in `write`."""
+        for entity, record_id, _ in piece.records:
+            self._take(entity, record_id, replace)
+        self._pieces.append(piece)
         self._flush_if_full()
 
     def remove(self, entity: str, record_id: str) -> None:
@@ -853,13 +857,16 @@ class RecordWriter:
                     bulk.add(link_table, link)
             if (e := p.rows.search_entry(p.entity, p.record_id)) is not None:
                 entries.append(e)
-        for ready in self._ready:
-            for key, values in ready.rows:
-                bulk.extend(key, [values])
-            if ready.entry is not None:
-                entries.append(ready.entry)
+        entry_rows: list[tuple[str, ...]] = []
+        words: set[str] = set()
+        for piece in self._pieces:
+            for key, rows in piece.rows.items():
+                bulk.extend(key, rows)
+            entry_rows += piece.entries
+            words.update(piece.vocabulary)
         bulk.flush()
         search.add_many(self.connection, entries)
+        search.add_rows(self.connection, entry_rows, words)
         # Rendered from the rows as just written, so the documents are what the API would
         # build from the database (types as the engine returns them).
         by_entity: dict[str, list[str]] = {}
@@ -868,15 +875,16 @@ class RecordWriter:
                 bulk.add(representation.TABLE, p.rendered.row())
             else:
                 by_entity.setdefault(p.entity, []).append(p.record_id)
-        for ready in self._ready:
-            if not ready.documents:
-                by_entity.setdefault(ready.entity, []).append(ready.record_id)
+        for piece in self._pieces:
+            for entity, record_id, documents in piece.records:
+                if not documents:
+                    by_entity.setdefault(entity, []).append(record_id)
         for entity, ids in by_entity.items():
             for rendered in representation.render(self.connection, entity, ids):
                 bulk.add(representation.TABLE, rendered.row())
         bulk.flush()
         written = len(self._keys)
-        self._keys, self._gone, self._new, self._ready = set(), {}, [], []
+        self._keys, self._gone, self._new, self._pieces = set(), {}, [], []
         _crash_point(written)
         self.on_flush(written)
 

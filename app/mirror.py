@@ -24,11 +24,11 @@ import orjson
 import sqlalchemy as sa
 
 from app import apart, migrate, representation, search
-from app.bulk import Converter
+from app.bulk import Converter, Key
 from app.db import create_engine
 from app.loader import (
     EntityRows,
-    ReadyRecord,
+    ReadyPiece,
     RecordWriter,
     Row,
     stored_digest,
@@ -178,8 +178,8 @@ class Mirror:
                 apart.preparer(prepares_apart) as prepare,
             ):
                 writer = RecordWriter(connection, on_flush=step.advance)
-                for record in _prepared(prepare, lines, render=render, dialect=dialect):
-                    writer.write_ready(record, replace=False)
+                for piece in _prepared(prepare, lines, render=render, dialect=dialect):
+                    writer.write_piece(piece, replace=False)
                 writer.flush()
                 count = step.done
             last_seq = int(header["last_seq"])
@@ -252,7 +252,7 @@ class Mirror:
 
             prepare: Executor = apart.Inline()
             pending = fetch(cursor)
-            previous: tuple[dict[str, Any], Future[list[ReadyRecord]]] | None = None
+            previous: tuple[dict[str, Any], Future[ReadyPiece]] | None = None
             while True:
                 page = pending.result()
                 more = bool(page["data"] and page["has_more"])
@@ -283,18 +283,19 @@ class Mirror:
         self,
         writer: RecordWriter,
         page: dict[str, Any],
-        prepared: "Future[list[ReadyRecord]]",
+        prepared: "Future[ReadyPiece]",
         load_id: int,
     ) -> int:
         """Write one page of changes (its upserts prepared by `prepared`); return how many."""
         items = page["data"]
-        records = iter(prepared.result())
         writer.bulk.delete("change", ("seq",), [(item["seq"],) for item in items])
+        # A page lists each record once (the feed is compacted): its deletes and its upserts
+        # can go in in any order.
         for item in items:
             if item["op"] == "delete":
                 writer.remove(item["type"], item["id"])
-            else:
-                writer.write_ready(next(records), replace=True)
+        writer.write_piece(prepared.result(), replace=True)
+        for item in items:
             writer.bulk.add(
                 "change",
                 {
@@ -382,16 +383,15 @@ class Prepared:
             _parse_time(record["updated_at"]),
         )
 
-    def ready(self, converter: Converter) -> ReadyRecord:
-        """The record as the writer takes it, its rows converted for `converter`'s driver: the
-        writing process then only hands them on (and less travels between processes)."""
-        rows = [converter.convert(self.entity, self.row_as_stored())]
+    def converted_rows(self, converter: Converter) -> Iterator[tuple[Key, tuple[Any, ...]]]:
+        """The record's rows as the writer stores them, converted for `converter`'s driver:
+        its own row, its link rows, and its documents' row if it has them."""
+        yield converter.convert(self.entity, self.row_as_stored())
         for link_table, link_rows in self.rows.links.items():
-            rows += [converter.convert(link_table, link) for link in link_rows]
+            for link in link_rows:
+                yield converter.convert(link_table, link)
         if self.rendered is not None:
-            rows.append(converter.convert(representation.TABLE, self.rendered.row()))
-        entry = self.rows.search_entry(self.entity, self.record_id)
-        return ReadyRecord(self.entity, self.record_id, rows, entry, self.rendered is not None)
+            yield converter.convert(representation.TABLE, self.rendered.row())
 
     def row_as_stored(self) -> Row:
         """The record's row as the writer stores it (and the database gives it back)."""
@@ -415,18 +415,26 @@ def prepare_records(records: list[dict[str, Any]], *, render: bool) -> list[Prep
     return prepared
 
 
-def ready_lines(lines: list[bytes], *, render: bool, dialect: str) -> list[ReadyRecord]:
-    """`prepare_lines`, each record then converted for the driver of `dialect`
-    (`Converter.name_of`)."""
+def ready_lines(lines: list[bytes], *, render: bool, dialect: str) -> ReadyPiece:
+    """`prepare_lines`, the records then made ready for the writer, their rows converted for
+    the driver of `dialect` (`Converter.name_of`)."""
     return ready_records([orjson.loads(line) for line in lines], render=render, dialect=dialect)
 
 
-def ready_records(
-    records: list[dict[str, Any]], *, render: bool, dialect: str
-) -> list[ReadyRecord]:
-    """`prepare_records`, each record then converted for the driver of `dialect`."""
+def ready_records(records: list[dict[str, Any]], *, render: bool, dialect: str) -> ReadyPiece:
+    """`prepare_records`, the records then made ready for the writer of `dialect`."""
     converter = Converter.named(dialect)
-    return [p.ready(converter) for p in prepare_records(records, render=render)]
+    piece = ReadyPiece([], {}, [], [])
+    vocabulary: set[str] = set()
+    for p in prepare_records(records, render=render):
+        piece.records.append((p.entity, p.record_id, p.rendered is not None))
+        for key, values in p.converted_rows(converter):
+            piece.rows.setdefault(key, []).append(values)
+        if (entry := p.rows.search_entry(p.entity, p.record_id)) is not None:
+            piece.entries.append(entry[:7])
+            vocabulary |= entry.vocabulary
+    piece.vocabulary.extend(vocabulary)
+    return piece
 
 
 def _render_held(prepared: list[Prepared], records: list[dict[str, Any]]) -> None:
@@ -459,11 +467,12 @@ def _pieces(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
 
 def _prepared(
     prepare: Executor, lines: Iterable[bytes], *, render: bool, dialect: str
-) -> Iterator[ReadyRecord]:
-    """The records of `lines`, in order, prepared by `prepare` a bounded distance ahead."""
+) -> Iterator[ReadyPiece]:
+    """The records of `lines`, in order, made ready by `prepare` a bounded distance ahead, a
+    piece at a time."""
     work = partial(ready_lines, render=render, dialect=dialect)
-    for _, prepared in apart.in_order(prepare, work, _pieces(lines)):
-        yield from prepared
+    for _, piece in apart.in_order(prepare, work, _pieces(lines)):
+        yield piece
 
 
 class _Retryable(Exception):

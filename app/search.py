@@ -16,7 +16,7 @@ terms it may stand for (ORed), and the words are ANDed; every term is letters an
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -173,15 +173,21 @@ def put_many(connection: sa.Connection, records: Iterable[tuple[str, str, dict[s
 
 def add_many(connection: sa.Connection, entries: Iterable[Entry]) -> None:
     """Add entries (from `entry`) for records the index does not hold yet."""
-    writer = BulkWriter(connection)
     entries = list(entries)
+    add_rows(connection, [e[:7] for e in entries], set().union(*(e.vocabulary for e in entries)))
+
+
+def add_rows(
+    connection: sa.Connection, entries: Sequence[tuple[str, ...]], vocabulary: Iterable[str]
+) -> None:
+    """`add_many` for entries given as their first seven fields, and the words they add to the
+    vocabulary."""
+    writer = BulkWriter(connection)
     if not entries:
         return
-    words = sorted(set().union(*(e.vocabulary for e in entries)))
+    words = sorted(vocabulary)
     if not writer.sqlite:
-        writer.insert(
-            SEARCH_TABLE, ("entity_type", "entity_id", *_TEXT_COLUMNS), [e[:7] for e in entries]
-        )
+        writer.insert(SEARCH_TABLE, ("entity_type", "entity_id", *_TEXT_COLUMNS), entries)
         writer.executemany(
             f"INSERT INTO {VOCABULARY_TABLE} (term) SELECT unnest(%s::text[]) "
             "ON CONFLICT DO NOTHING",
@@ -189,7 +195,7 @@ def add_many(connection: sa.Connection, entries: Iterable[Entry]) -> None:
         )
         return
     (last,) = writer.query(f"SELECT coalesce(max(id), 0) FROM {ENTRY_TABLE}")[0]
-    rows = [(last + n, *e[:7]) for n, e in enumerate(entries, start=1)]
+    rows = [(last + n, *e) for n, e in enumerate(entries, start=1)]
     writer.insert(ENTRY_TABLE, ("id", "entity_type", "entity_id", *_TEXT_COLUMNS), rows)
     writer.insert(
         SEARCH_TABLE, ("rowid", "name_terms", "body_terms"), [(r[0], r[5], r[6]) for r in rows]

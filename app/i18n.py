@@ -57,7 +57,10 @@ def primary(text: Mapping[str, Any] | None) -> tuple[str | None, Any]:
     first language in the fallback order. (None, None) for a missing or empty text."""
     if not text:
         return None, None
-    language = ordered_languages(text)[0]
+    for language in FALLBACK_ORDER:  # ordered_languages(text)[0], without making the list
+        if language in text:
+            return language, text[language]
+    language = min(text)
     return language, text[language]
 
 

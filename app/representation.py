@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -164,7 +165,7 @@ def _link_order(link_table: str) -> Callable[[Row], tuple[Any, ...]] | None:
     key = [c.name for c in table(link_table).primary_key.columns]
     if key == ["id"]:
         return None
-    return lambda row: tuple(row[name] for name in key)
+    return itemgetter(*key)  # one column's value, or a tuple of several: either sorts alike
 
 
 def every_id(connection: sa.Connection, entity: str) -> list[str]:

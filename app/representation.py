@@ -159,7 +159,7 @@ def _citation_order(citation: Row) -> str:
     return str(citation["source_id"])  # as _citations orders them: by source (stable: by row)
 
 
-def _link_order(link_table: str) -> Callable[[Row], tuple[Any, ...]] | None:
+def _link_order(link_table: str) -> Callable[[Row], Any] | None:
     """How the builders' query orders a link table's rows (its primary key); None when that
     key is a row number, which follows the order the rows were written in."""
     key = [c.name for c in table(link_table).primary_key.columns]

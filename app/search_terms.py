@@ -129,7 +129,8 @@ def query_terms(word: str) -> frozenset[str]:
 def text_terms(parts: Iterable[tuple[str | None, str]], vocabulary: set[str] | None = None) -> str:
     """The terms of texts (language, text) as one space-separated string, each term once in the
     order met (the order does not change a match, and each term once keeps the index small).
-    `vocabulary`, if given, receives the texts' `vocabulary` in the same pass."""
+    `vocabulary`, if given, receives the words of the texts that a typo may be corrected to, in
+    the same pass."""
     seen: dict[str, None] = {}
     for language, text in parts:
         for word in words(text):
@@ -152,19 +153,10 @@ def name_key(names: Iterable[str]) -> str:
     return "| " + " | ".join(line for line in lines if line) + " |"
 
 
-def vocabulary(parts: Iterable[tuple[str | None, str]]) -> set[str]:
-    """The words of texts that a typo may be corrected to."""
-    out: set[str] = set()
-    for _, text in parts:
-        for word in words(text):
-            out.update(_vocabulary_forms(word))
-    return out
-
-
 @lru_cache(maxsize=200_000)
 def _vocabulary_forms(word: str) -> tuple[str, ...]:
-    """The forms of one word that `vocabulary` keeps (made once per word: words repeat from
-    text to text, and a large load or mirror meets each many times)."""
+    """The forms of one word that a typo may be corrected to (made once per word: words repeat
+    from text to text, and a large load or mirror meets each many times)."""
     out = []
     for folded in foldings(word):
         spelled = british(folded)

@@ -19,6 +19,7 @@ AHEAD = 8  # pieces sent ahead of the consumer: the queue, and memory, stay boun
 
 Piece = TypeVar("Piece")
 Result = TypeVar("Result")
+Tag = TypeVar("Tag")
 
 
 class Inline(Executor):
@@ -47,9 +48,17 @@ def in_order(
 ) -> Iterator[tuple[Piece, Result]]:
     """Each piece with the result of `work` on it, in order, computed by `executor` up to
     AHEAD pieces ahead of the caller."""
-    pending: deque[tuple[Piece, Future[Result]]] = deque()
-    for piece in pieces:
-        pending.append((piece, executor.submit(work, piece)))
+    return tagged_in_order(executor, work, ((piece, piece) for piece in pieces))
+
+
+def tagged_in_order(
+    executor: Executor, work: Callable[[Piece], Result], pieces: Iterable[tuple[Tag, Piece]]
+) -> Iterator[tuple[Tag, Result]]:
+    """`in_order` for pieces that come with a tag (what the caller needs to know of each,
+    which `work` does not get: it is not sent to another process)."""
+    pending: deque[tuple[Tag, Future[Result]]] = deque()
+    for tag, piece in pieces:
+        pending.append((tag, executor.submit(work, piece)))
         if len(pending) >= AHEAD:
             done, results = pending.popleft()
             yield done, results.result()

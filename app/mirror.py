@@ -8,11 +8,12 @@ publisher no longer keeps the changes after our cursor) means a new snapshot. Ne
 503s are retried with exponential backoff.
 """
 
+import itertools
 import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -232,9 +233,10 @@ class Mirror:
         raise AssertionError("unreachable: the last attempt raises")
 
     def _apply_pages(self, connection: sa.Connection, since: int, load_id: int) -> tuple[int, int]:
-        """Apply the change feed after `since`, page by page, in a pipeline: while a page is
-        written, the next one is prepared (in other processes, for a feed of
-        `prepare_apart_from` changes or more) and the one after it fetched."""
+        """Apply the change feed after `since`, page by page, in a pipeline: pages are fetched
+        one ahead, and their upserts prepared up to `apart.AHEAD` pieces ahead of the page
+        being written (in other processes, each piece in whichever is free, for a feed of
+        `prepare_apart_from` changes or more)."""
         cursor, applied = since, 0
         writer = RecordWriter(connection)
         render = representation.orders_by_code_point(connection)
@@ -244,49 +246,53 @@ class Mirror:
             self.tracker.step("changes", unit="changes") as step,
             ExitStack() as stack,
         ):
+            pages = self._pages(fetcher, since)
+            first = next(pages)
+            total = int(first["last_seq"]) - since
+            step.set_total(total)
+            prepares_apart = total >= self.prepare_apart_from
+            prepare: Executor = (
+                stack.enter_context(apart.preparer(True)) if prepares_apart else apart.Inline()
+            )
+            work = partial(ready_records, render=render, dialect=dialect)
+            ready: list[ReadyPiece] = []
+            for (page, last), piece in apart.tagged_in_order(
+                prepare, work, _page_pieces(itertools.chain([first], pages))
+            ):
+                ready.append(piece)
+                if last:
+                    applied += self._apply_page(writer, page, ready, load_id)
+                    ready = []
+                    cursor = int(page["next_since"])
+                    step.set_total(int(page["last_seq"]) - since)
+                    step.set_done(cursor - since)
+            writer.flush()
+            writer.bulk.flush()
+            return applied, cursor
 
-            def fetch(after: int) -> Future[Any]:
-                return fetcher.submit(
+    def _pages(self, fetcher: Executor, since: int) -> Iterator[dict[str, Any]]:
+        """The change feed's pages after `since`, each next one fetched while this is used."""
+        pending = fetcher.submit(self._get, "/v2/changes", {"since": since, "limit": self.batch})
+        while True:
+            page = pending.result()
+            more = bool(page["data"] and page["has_more"])
+            if more:
+                after = int(page["next_since"])
+                pending = fetcher.submit(
                     self._get, "/v2/changes", {"since": after, "limit": self.batch}
                 )
-
-            prepare: Executor = apart.Inline()
-            pending = fetch(cursor)
-            previous: tuple[dict[str, Any], Future[ReadyPiece]] | None = None
-            while True:
-                page = pending.result()
-                more = bool(page["data"] and page["has_more"])
-                if more:
-                    pending = fetch(int(page["next_since"]))
-                total = int(page["last_seq"]) - since
-                if previous is None and total >= self.prepare_apart_from:
-                    prepare = stack.enter_context(apart.preparer(True))
-                step.set_total(total)
-                upserts = [item["record"] for item in page["data"] if item["op"] != "delete"]
-                current = (
-                    page,
-                    prepare.submit(ready_records, upserts, render=render, dialect=dialect),
-                )
-                if previous is not None:
-                    applied += self._apply_page(writer, *previous, load_id)
-                    step.set_done(int(previous[0]["next_since"]) - since)
-                previous = current
-                if not more:
-                    applied += self._apply_page(writer, *current, load_id)
-                    cursor = int(page["next_since"])
-                    step.set_done(cursor - since)
-                    writer.flush()
-                    writer.bulk.flush()
-                    return applied, cursor
+            yield page
+            if not more:
+                return
 
     def _apply_page(
         self,
         writer: RecordWriter,
         page: dict[str, Any],
-        prepared: "Future[ReadyPiece]",
+        upserts: list[ReadyPiece],
         load_id: int,
     ) -> int:
-        """Write one page of changes (its upserts prepared by `prepared`); return how many."""
+        """Write one page of changes (its upserts made ready in `upserts`); return how many."""
         items = page["data"]
         writer.bulk.delete("change", ("seq",), [(item["seq"],) for item in items])
         # A page lists each record once (the feed is compacted): its deletes and its upserts
@@ -294,7 +300,8 @@ class Mirror:
         for item in items:
             if item["op"] == "delete":
                 writer.remove(item["type"], item["id"])
-        writer.write_piece(prepared.result(), replace=True)
+        for piece in upserts:
+            writer.write_piece(piece, replace=True)
         for item in items:
             writer.bulk.add(
                 "change",
@@ -452,6 +459,19 @@ def _render_held(prepared: list[Prepared], records: list[dict[str, Any]]) -> Non
             if rendered.v2 == orjson.dumps(records[index]):
                 rendered.packed  # noqa: B018 (packed here, not in the writing process)
                 prepared[index].rendered = rendered
+
+
+def _page_pieces(
+    pages: Iterable[dict[str, Any]],
+) -> Iterator[tuple[tuple[dict[str, Any], bool], list[dict[str, Any]]]]:
+    """The upserted records of each page of the change feed, PREPARE_BATCH at a time, each
+    piece with its page and whether it is the page's last (a page of deletes only: one empty
+    piece)."""
+    for page in pages:
+        upserts = [item["record"] for item in page["data"] if item["op"] != "delete"]
+        starts = range(0, len(upserts), PREPARE_BATCH) or range(1)
+        for start in starts:
+            yield (page, start == starts[-1]), upserts[start : start + PREPARE_BATCH]
 
 
 def _pieces(lines: Iterable[bytes]) -> Iterator[list[bytes]]:

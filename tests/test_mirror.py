@@ -19,6 +19,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import codec, migrate
+from app import mirror as mirror_module
 from app.api.main import create_app
 from app.db import create_engine
 from app.loader import CRASH_AFTER_ENV, load, prune_history
@@ -208,16 +209,19 @@ def test_a_mirror_refuses_another_source(loaded_database_url: str, tmp_path: Pat
 
 
 def test_a_large_snapshot_and_catch_up_prepared_in_other_processes_equal_the_source(
-    source_url: str, target_url: str, seeds: Path
+    source_url: str, target_url: str, seeds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """From PREPARE_APART_FROM records or changes on, the mirror parses, maps, hashes, indexes
     and renders them in other processes while it writes (here from the first): the copy is the
-    same, its stored documents are the source's, and `scn db check` finds nothing."""
+    same, its stored documents are the source's, and `scn db check` finds nothing. Here every
+    piece sent to those processes is one record and a page of changes two: the pieces of
+    several pages are prepared at once, and each is written with its page, in order."""
+    monkeypatch.setattr(mirror_module, "PREPARE_BATCH", 1)
     source = create_engine(source_url)
     try:
         load(source, seeds)
         with live_server(source_url) as base:
-            mirror = Mirror(base, target_url, prepare_apart_from=0, progress=io.StringIO())
+            mirror = Mirror(base, target_url, batch=2, prepare_apart_from=0, progress=io.StringIO())
             try:
                 assert mirror.run_once().mode == "snapshot"
                 assert local_export(target_url) == served_export(base)

@@ -12,11 +12,13 @@ import os
 import signal
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -765,6 +767,115 @@ class ReadyPiece(NamedTuple):
     vocabulary: list[str]
 
 
+_LOOKUP_CHUNK = 500  # ids per lookup statement
+
+
+class _LinkRows(NamedTuple):
+    """A link table as `RecordWriter` compares the rows a record has with those it will have:
+    by owner, on every column but a row number (`id`), in the order the rows were written
+    where that order is kept (by the row number), else as a set."""
+
+    table: str
+    owner_columns: tuple[str, ...]
+    """(owner_column,) for a link table of one entity; ("entity_type", "entity_id") for the
+    tables every entity's records own"""
+    compared: tuple[str, ...]
+    ordered: bool
+
+    @staticmethod
+    @cache
+    def tables_of(entity: str) -> "tuple[_LinkRows, ...]":
+        owned = [(name, (column,)) for name, column in OWNED_LINKS.get(entity, [])]
+        shared = [(name, ("entity_type", "entity_id")) for name, _ in RECORD_LINKS]
+        return tuple(_LinkRows.named(name, owner) for name, owner in owned + shared)
+
+    @staticmethod
+    @cache
+    def named(table: str, owner_columns: tuple[str, ...]) -> "_LinkRows":
+        t = _table(table)
+        ordered = [c.name for c in t.primary_key.columns] == ["id"]
+        compared = tuple(c.name for c in t.columns if not (ordered and c.name == "id"))
+        return _LinkRows(table, owner_columns, compared, ordered)
+
+    @staticmethod
+    @cache
+    def of(key: Key) -> "_RowShape":
+        """How to read rows given for `key` (a link table and columns)."""
+        table, columns = key
+        owner_entity = _LINK_OWNER[table]
+        if owner_entity is None:
+            link = _LinkRows.named(table, ("entity_type", "entity_id"))
+        else:
+            link = _LinkRows.named(table, (dict(OWNED_LINKS[owner_entity])[table],))
+        return _RowShape(link, owner_entity, columns)
+
+    def stored_key(self, entity: str, record_id: str) -> tuple[str, ...]:
+        """The record's key in this table's owner columns."""
+        return (record_id,) if len(self.owner_columns) == 1 else (entity, record_id)
+
+    def unchanged(
+        self,
+        bulk: BulkWriter,
+        entity: str,
+        ids: list[str],
+        rows: dict[Key, list[tuple[Any, ...]]],
+    ) -> set[tuple[str, str]]:
+        """The records among `ids` whose rows in this table are the same in `rows` (to be
+        written) as in the database."""
+        new: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        for key, values_list in rows.items():
+            if key[0] == self.table:
+                shape = _LinkRows.of(key)
+                for values in values_list:
+                    new.setdefault(shape.owner(values), []).append(shape.compared(values))
+        stored: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        owner_filter = " AND ".join(f'"{c}" = {bulk.mark}' for c in self.owner_columns[:-1])
+        columns = ", ".join(f'"{c}"' for c in self.compared)
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            marks = ", ".join(bulk.mark for _ in chunk)
+            found = bulk.query(
+                f'SELECT "{self.owner_columns[-1]}", {columns} FROM "{self.table}" '
+                f"WHERE {owner_filter + ' AND ' if owner_filter else ''}"
+                f'"{self.owner_columns[-1]}" IN ({marks})'
+                + (' ORDER BY "id"' if self.ordered else ""),
+                [*([entity] if owner_filter else []), *chunk],
+            )
+            for row in found:
+                stored.setdefault((entity, row[0]), []).append(tuple(row[1:]))
+        same = Counter if not self.ordered else list
+        return {
+            (entity, record_id)
+            for record_id in ids
+            if same(new.get((entity, record_id), ())) == same(stored.get((entity, record_id), ()))
+        }
+
+
+_LINK_OWNER: dict[str, str | None] = {
+    **{name: entity for entity, links in OWNED_LINKS.items() for name, _ in links},
+    **{name: None for name, _ in RECORD_LINKS},
+}
+"""Link table -> the entity whose records own its rows (None: any entity's, by entity_type)."""
+
+
+class _RowShape:
+    """Where a link row given for some columns (`bulk.Key`) holds its owner, and the values
+    `_LinkRows` compares (None for a column not given: the database stores NULL)."""
+
+    def __init__(self, link: _LinkRows, owner_entity: str | None, columns: tuple[str, ...]):
+        self.owner_entity = owner_entity
+        self.owner_at = [columns.index(c) for c in link.owner_columns]
+        self.compared_at = [columns.index(c) if c in columns else -1 for c in link.compared]
+
+    def owner(self, values: tuple[Any, ...]) -> tuple[str, str]:
+        if self.owner_entity is not None:
+            return self.owner_entity, values[self.owner_at[0]]
+        return values[self.owner_at[0]], values[self.owner_at[1]]
+
+    def compared(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(None if i < 0 else values[i] for i in self.compared_at)
+
+
 class RecordWriter:
     """Records written in batches, each with its link rows, citations and search entry.
 
@@ -834,39 +945,70 @@ class RecordWriter:
         if len(self._keys) >= self.batch:
             self.flush()
 
+    def _rows(self) -> dict[Key, list[tuple[Any, ...]]]:
+        """The batch's rows to insert, converted for the driver, by table and columns: each
+        record's own row and its link rows (its documents' rows too, where made apart)."""
+        rows: dict[Key, list[tuple[Any, ...]]] = {}
+        convert = self.bulk.converter.convert
+        for p in self._new:
+            key, values = convert(
+                p.entity, stored_row(p.record_id, p.rows, p.version, p.updated_at, p.content_hash)
+            )
+            rows.setdefault(key, []).append(values)
+            for link_table, link_rows in p.rows.links.items():
+                for link in link_rows:
+                    key, values = convert(link_table, link)
+                    rows.setdefault(key, []).append(values)
+        for piece in self._pieces:
+            for key, values_list in piece.rows.items():
+                rows.setdefault(key, []).extend(values_list)
+        return rows
+
+    def _clear_replaced(
+        self, rows: dict[Key, list[tuple[Any, ...]]]
+    ) -> dict[str, set[tuple[str, str]]]:
+        """Delete what the database holds of the records replaced or removed in this batch:
+        their rows, documents and search entries, and those of their link rows (citations
+        included) that change. Returns, by link table, the records whose link rows are the
+        same as stored: they stay, and are not written again. A catch-up mostly changes a
+        record's own fields: rewriting its unchanged links cost about half of its writes."""
+        bulk = self.bulk
+        kept: dict[str, set[tuple[str, str]]] = {}
+        for entity, ids in self._gone.items():
+            keys = [(i,) for i in ids]
+            records = [(entity, i) for i in ids]
+            for link in _LinkRows.tables_of(entity):
+                same = link.unchanged(bulk, entity, ids, rows)
+                kept.setdefault(link.table, set()).update(same)
+                changed = [link.stored_key(*r) for r in records if r not in same]
+                bulk.delete(link.table, link.owner_columns, changed)
+            bulk.delete(representation.TABLE, ("entity_type", "entity_id"), records)
+            bulk.delete(entity, ("id",), keys)
+            search.remove_many(self.connection, records)
+        return kept
+
     def flush(self) -> None:
         if not self._keys:
             return
         bulk = self.bulk
-        for entity, ids in self._gone.items():
-            keys = [(i,) for i in ids]
-            records = [(entity, i) for i in ids]
-            for table_name, owner_column in OWNED_LINKS.get(entity, []):
-                bulk.delete(table_name, (owner_column,), keys)
-            for table_name in [name for name, _ in RECORD_LINKS] + [representation.TABLE]:
-                bulk.delete(table_name, ("entity_type", "entity_id"), records)
-            bulk.delete(entity, ("id",), keys)
-            search.remove_many(self.connection, records)
-        entries = []
-        for p in self._new:
-            bulk.add(
-                p.entity, stored_row(p.record_id, p.rows, p.version, p.updated_at, p.content_hash)
-            )
-            for link_table, link_rows in p.rows.links.items():
-                for link in link_rows:
-                    bulk.add(link_table, link)
-            if (e := p.rows.search_entry(p.entity, p.record_id)) is not None:
-                entries.append(e)
-        entry_rows: list[tuple[str, ...]] = []
-        words: set[str] = set()
-        for piece in self._pieces:
-            for key, rows in piece.rows.items():
-                bulk.extend(key, rows)
-            entry_rows += piece.entries
-            words.update(piece.vocabulary)
+        rows = self._rows()
+        kept = self._clear_replaced(rows)
+        for key, values in rows.items():
+            owners = kept.get(key[0])
+            if owners:
+                owner = _LinkRows.of(key).owner
+                values = [v for v in values if owner(v) not in owners]
+            bulk.extend(key, values)
         bulk.flush()
-        search.add_many(self.connection, entries)
-        search.add_rows(self.connection, entry_rows, words)
+        search.add_many(
+            self.connection,
+            [e for p in self._new if (e := p.rows.search_entry(p.entity, p.record_id))],
+        )
+        search.add_rows(
+            self.connection,
+            [entry for piece in self._pieces for entry in piece.entries],
+            {word for piece in self._pieces for word in piece.vocabulary},
+        )
         # Rendered from the rows as just written, so the documents are what the API would
         # build from the database (types as the engine returns them).
         by_entity: dict[str, list[str]] = {}

@@ -10,12 +10,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import sqlalchemy as sa
 
-from app import migrate, search
+from app import codec, migrate, search
 from app.db import create_engine, is_sqlite
 from app.loader import RecordWriter, load, write_transaction
 from app.mirror import _parse_time
@@ -24,7 +25,8 @@ from app.record_rows import record_rows
 from app.sync import export_pieces
 from app.synth import synthesise
 from tests.conftest import MINI_SEEDS, PostgresServer
-from tests.helpers import edit_record, lines_of, remove_record
+from tests.helpers import drifts, edit_record, lines_of, remove_record
+from tests.seed_edits import remove_item
 from tests.test_cli import SCN
 
 # Linear work: 4x the records take about 4x the time; quadratic work takes 16x (19x measured,
@@ -366,3 +368,88 @@ def test_progress_without_a_terminal_is_plain_periodic_lines(database_url: str) 
     # The default interval is seconds long: this short run only says where it ended.
     assert not [line for line in quiet.stderr.splitlines() if PROGRESS_LINE.match(line)]
     assert any(FINAL_LINE.match(line) for line in quiet.stderr.splitlines())
+
+
+def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, seeds: Path) -> None:
+    """A replaced record's link rows (its figures, partners, citations) are written again only
+    where they differ from those stored: reordered or removed ones are what the new seeds say,
+    in their order (row numbers follow it), and the stored documents follow; unchanged ones
+    stay as they were."""
+    engine = create_engine(database_url)
+    try:
+        load(engine, seeds)
+        kept_before = _link_rows(engine, "citation", "entity_id", "dti", with_id=True)
+        edit_record(seeds, "practices.yaml", "train-the-trainer", _reverse_figures)
+        edit_record(
+            seeds,
+            "practices.yaml",
+            "aarhus-prevention-of-radicalisation-and-discrimination",
+            lambda r: remove_item(r, "organisations", 2),
+        )
+        edit_record(
+            seeds, "practices.yaml", "dti", lambda r: r.update(name="Targeted Intervention")
+        )
+        result = load(engine, seeds)
+        assert result.updated == 3
+
+        figure_keys = [
+            "awareness-training-length",
+            "follow-up-sessions-per-year",
+            "follow-up-session-length",
+            "resource-person-course-length",
+            "institutions",
+        ]
+        figures = _link_rows(engine, "practice_figure", "practice_id", "train-the-trainer")
+        assert [row["key"] for row in figures] == figure_keys
+        partners = _link_rows(
+            engine,
+            "practice_organisation",
+            "practice_id",
+            "aarhus-prevention-of-radicalisation-and-discrimination",
+        )
+        assert {row["organisation_id"] for row in partners} == {
+            "aarhus-municipality",
+            "east-jutland-police",
+            "ministry-of-social-affairs",
+            "pet",
+        }
+        assert _link_rows(engine, "citation", "entity_id", "dti", with_id=True) == kept_before
+        assert "Targeted Intervention" in str(_document(engine, "practice", "dti")["name"])
+    finally:
+        engine.dispose()
+    assert drifts(database_url) == []
+
+
+def _reverse_figures(record: dict[str, Any]) -> None:
+    """Reverse a record's figures, with the quotes that support them."""
+    last = len(record["figures"]) - 1
+    record["figures"].reverse()
+    record["evidence"] = {
+        re.sub(r"^figures\[(\d+)\]", lambda m: f"figures[{last - int(m[1])}]", key): quote
+        for key, quote in (record.get("evidence") or {}).items()
+    }
+
+
+def _link_rows(
+    engine: sa.Engine, table: str, owner: str, record_id: str, *, with_id: bool = False
+) -> list[dict[str, object]]:
+    """A record's rows in a link table, by its first column (the row number, where it has
+    one: the order the API reads them in)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(f'SELECT * FROM "{table}" WHERE "{owner}" = :id ORDER BY 1'), {"id": record_id}
+        ).mappings()
+        return [{k: v for k, v in r.items() if with_id or k != "id"} for r in rows]
+
+
+def _document(engine: sa.Engine, entity: str, record_id: str) -> dict[str, Any]:
+    """A record's stored v2 document."""
+    with engine.connect() as connection:
+        packed = connection.execute(
+            sa.text(
+                "SELECT v2 FROM representation WHERE entity_type = :entity AND entity_id = :id"
+            ),
+            {"entity": entity, "id": record_id},
+        ).scalar_one()
+    document: dict[str, Any] = orjson.loads(codec.unpack(packed))
+    return document

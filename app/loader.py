@@ -809,6 +809,20 @@ class _LinkRows(NamedTuple):
             link = _LinkRows.named(table, (dict(OWNED_LINKS[owner_entity])[table],))
         return _RowShape(link, owner_entity, columns)
 
+    @staticmethod
+    def group(
+        rows: dict[Key, list[tuple[Any, ...]]],
+    ) -> dict[str, dict[tuple[str, str], list[tuple[Any, ...]]]]:
+        """The link rows among `rows`, by table and owner, as `unchanged` compares them."""
+        grouped: dict[str, dict[tuple[str, str], list[tuple[Any, ...]]]] = {}
+        for key, values_list in rows.items():
+            if key[0] in _LINK_OWNER:
+                shape = _LinkRows.of(key)
+                by_owner = grouped.setdefault(key[0], {})
+                for values in values_list:
+                    by_owner.setdefault(shape.owner(values), []).append(shape.compared(values))
+        return grouped
+
     def stored_key(self, entity: str, record_id: str) -> tuple[str, ...]:
         """The record's key in this table's owner columns."""
         return (record_id,) if len(self.owner_columns) == 1 else (entity, record_id)
@@ -818,16 +832,10 @@ class _LinkRows(NamedTuple):
         bulk: BulkWriter,
         entity: str,
         ids: list[str],
-        rows: dict[Key, list[tuple[Any, ...]]],
+        new: dict[tuple[str, str], list[tuple[Any, ...]]],
     ) -> set[tuple[str, str]]:
-        """The records among `ids` whose rows in this table are the same in `rows` (to be
-        written) as in the database."""
-        new: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-        for key, values_list in rows.items():
-            if key[0] == self.table:
-                shape = _LinkRows.of(key)
-                for values in values_list:
-                    new.setdefault(shape.owner(values), []).append(shape.compared(values))
+        """The records among `ids` whose rows in this table are the same in `new` (the rows
+        to be written, by owner: `_LinkRows.group`) as in the database."""
         stored: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         owner_filter = " AND ".join(f'"{c}" = {bulk.mark}' for c in self.owner_columns[:-1])
         columns = ", ".join(f'"{c}"' for c in self.compared)
@@ -974,16 +982,16 @@ class RecordWriter:
         record's own fields: rewriting its unchanged links cost about half of its writes."""
         bulk = self.bulk
         kept: dict[str, set[tuple[str, str]]] = {}
+        new = _LinkRows.group(rows) if self._gone else {}
         for entity, ids in self._gone.items():
-            keys = [(i,) for i in ids]
             records = [(entity, i) for i in ids]
             for link in _LinkRows.tables_of(entity):
-                same = link.unchanged(bulk, entity, ids, rows)
+                same = link.unchanged(bulk, entity, ids, new.get(link.table, {}))
                 kept.setdefault(link.table, set()).update(same)
                 changed = [link.stored_key(*r) for r in records if r not in same]
                 bulk.delete(link.table, link.owner_columns, changed)
             bulk.delete(representation.TABLE, ("entity_type", "entity_id"), records)
-            bulk.delete(entity, ("id",), keys)
+            bulk.delete(entity, ("id",), [(i,) for i in ids])
             search.remove_many(self.connection, records)
         return kept
 

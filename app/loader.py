@@ -741,6 +741,22 @@ def stored_row(
     }
 
 
+def stored_rows(
+    entity: str,
+    record_id: str,
+    rows: EntityRows,
+    version: int,
+    updated_at: datetime,
+    content_hash: str,
+) -> Iterator[tuple[str, Row]]:
+    """A record's rows as `RecordWriter` stores them, by table: its own row, then its link
+    rows (citations included)."""
+    yield entity, stored_row(record_id, rows, version, updated_at, content_hash)
+    for link_table, link_rows in rows.links.items():
+        for link in link_rows:
+            yield link_table, link
+
+
 @dataclass
 class _Pending:
     entity: str
@@ -959,14 +975,10 @@ class RecordWriter:
         rows: dict[Key, list[tuple[Any, ...]]] = {}
         convert = self.bulk.converter.convert
         for p in self._new:
-            key, values = convert(
-                p.entity, stored_row(p.record_id, p.rows, p.version, p.updated_at, p.content_hash)
-            )
-            rows.setdefault(key, []).append(values)
-            for link_table, link_rows in p.rows.links.items():
-                for link in link_rows:
-                    key, values = convert(link_table, link)
-                    rows.setdefault(key, []).append(values)
+            record = (p.record_id, p.rows, p.version, p.updated_at, p.content_hash)
+            for table, row in stored_rows(p.entity, *record):
+                key, values = convert(table, row)
+                rows.setdefault(key, []).append(values)
         for piece in self._pieces:
             for key, values_list in piece.rows.items():
                 rows.setdefault(key, []).extend(values_list)

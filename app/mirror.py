@@ -34,6 +34,7 @@ from app.loader import (
     Row,
     stored_digest,
     stored_row,
+    stored_rows,
     write_transaction,
 )
 from app.models import ENTITIES, OWNED_LINKS, RECORD_LINKS
@@ -393,10 +394,9 @@ class Prepared:
     def converted_rows(self, converter: Converter) -> Iterator[tuple[Key, tuple[Any, ...]]]:
         """The record's rows as the writer stores them, converted for `converter`'s driver:
         its own row, its link rows, and its documents' row if it has them."""
-        yield converter.convert(self.entity, self.row_as_stored())
-        for link_table, link_rows in self.rows.links.items():
-            for link in link_rows:
-                yield converter.convert(link_table, link)
+        record = (self.record_id, self.rows, self.version, self.updated_at)
+        for table, row in stored_rows(self.entity, *record, self.rows.content_hash()):
+            yield converter.convert(table, row)
         if self.rendered is not None:
             yield converter.convert(representation.TABLE, self.rendered.row())
 

@@ -985,15 +985,18 @@ class RecordWriter:
         return rows
 
     def _clear_replaced(
-        self, rows: dict[Key, list[tuple[Any, ...]]]
-    ) -> dict[str, set[tuple[str, str]]]:
+        self, rows: dict[Key, list[tuple[Any, ...]]], entries: list[Sequence[Any]]
+    ) -> tuple[dict[str, set[tuple[str, str]]], set[tuple[str, str]]]:
         """Delete what the database holds of the records replaced or removed in this batch:
-        their rows, documents and search entries, and those of their link rows (citations
-        included) that change. Returns, by link table, the records whose link rows are the
-        same as stored: they stay, and are not written again. A catch-up mostly changes a
-        record's own fields: rewriting its unchanged links cost about half of its writes."""
+        their rows and documents, and those of their link rows (citations included) and search
+        entries (`entries`: those to be written) that change. Returns, by link table, the
+        records whose link rows are the same as stored, and the records whose search entries
+        are: they stay, and are not written again. A catch-up mostly changes a record's own
+        fields: rewriting its unchanged links cost about half of its writes."""
         bulk = self.bulk
         kept: dict[str, set[tuple[str, str]]] = {}
+        kept_entries: set[tuple[str, str]] = set()
+        new_entries = {(e[0], e[1]): tuple(e[2:7]) for e in entries} if self._gone else {}
         new = _LinkRows.group(rows) if self._gone else {}
         for entity, ids in self._gone.items():
             records = [(entity, i) for i in ids]
@@ -1004,15 +1007,19 @@ class RecordWriter:
                 bulk.delete(link.table, link.owner_columns, changed)
             bulk.delete(representation.TABLE, ("entity_type", "entity_id"), records)
             bulk.delete(entity, ("id",), [(i,) for i in ids])
-            search.remove_many(self.connection, records)
-        return kept
+            kept_entries |= search.remove_many(self.connection, records, keep=new_entries)
+        return kept, kept_entries
 
     def flush(self) -> None:
         if not self._keys:
             return
         bulk = self.bulk
         rows = self._rows()
-        kept = self._clear_replaced(rows)
+        entries: list[Sequence[Any]] = [
+            e for p in self._new if (e := p.rows.search_entry(p.entity, p.record_id))
+        ]
+        entries += [entry for piece in self._pieces for entry in piece.entries]
+        kept, kept_entries = self._clear_replaced(rows, entries)
         for key, values in rows.items():
             owners = kept.get(key[0])
             if owners:
@@ -1020,14 +1027,14 @@ class RecordWriter:
                 values = [v for v in values if owner(v) not in owners]
             bulk.extend(key, values)
         bulk.flush()
-        search.add_many(
-            self.connection,
-            [e for p in self._new if (e := p.rows.search_entry(p.entity, p.record_id))],
-        )
+        words = {word for piece in self._pieces for word in piece.vocabulary}
+        for entry in entries:
+            if isinstance(entry, search.Entry):
+                words |= entry.vocabulary
         search.add_rows(
             self.connection,
-            [entry for piece in self._pieces for entry in piece.entries],
-            {word for piece in self._pieces for word in piece.vocabulary},
+            [tuple(e[:7]) for e in entries if (e[0], e[1]) not in kept_entries],
+            words,
         )
         # Rendered from the rows as just written, so the documents are what the API would
         # build from the database (types as the engine returns them).

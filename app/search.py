@@ -16,7 +16,7 @@ terms it may stand for (ORed), and the words are ANDed; every term is letters an
 """
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -205,27 +205,43 @@ def add_rows(
     )
 
 
-def remove_many(connection: sa.Connection, keys: Iterable[Key]) -> None:
-    """Remove the entries of these records (those the index holds)."""
+def remove_many(
+    connection: sa.Connection,
+    keys: Iterable[Key],
+    *,
+    keep: Mapping[Key, Sequence[str]] | None = None,
+) -> set[Key]:
+    """Remove the entries of these records (those the index holds). `keep`: the entries about
+    to be added for some of them, by key (their texts: `Entry[2:7]`); on SQLite, an entry the
+    index holds with the same texts stays as it is, and its key is returned, for the caller not
+    to add it again (a record replaced without a change to its names and descriptions costs no
+    write to the FTS5 index)."""
     writer = BulkWriter(connection)
     keys = list(keys)
     if not keys:
-        return
+        return set()
     if not writer.sqlite:
         writer.delete(SEARCH_TABLE, ("entity_type", "entity_id"), keys)
-        return
+        return set()
+    keep = keep or {}
     by_type: dict[str, list[str]] = {}
     for entity, record_id in keys:
         by_type.setdefault(entity, []).append(record_id)
     held: list[tuple[Any, ...]] = []
+    kept: set[Key] = set()
     for entity, ids in by_type.items():
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
-            held += writer.query(
-                f"SELECT id, name_terms, body_terms FROM {ENTRY_TABLE} "
+            for row in writer.query(
+                f"SELECT id, entity_id, {', '.join(_TEXT_COLUMNS)} FROM {ENTRY_TABLE} "
                 f"WHERE entity_type = ? AND entity_id IN ({', '.join('?' * len(chunk))})",
                 [entity, *chunk],
-            )
+            ):
+                key = (entity, row[1])
+                if keep.get(key) == tuple(row[2:]):
+                    kept.add(key)
+                else:
+                    held.append((row[0], row[4], row[5]))  # id, name_terms, body_terms
     held.sort()  # FTS5 takes changes in rowid order without flushing between them
     writer.executemany(
         f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}, rowid, name_terms, body_terms) "
@@ -233,6 +249,7 @@ def remove_many(connection: sa.Connection, keys: Iterable[Key]) -> None:
         held,
     )
     writer.executemany(f"DELETE FROM {ENTRY_TABLE} WHERE id = ?", [(h[0],) for h in held])
+    return kept
 
 
 def is_empty(connection: sa.Connection) -> bool:

@@ -300,11 +300,17 @@ def test_revision_0006_keeps_every_search_entry_both_ways(before_0006: str) -> N
 
 
 def test_a_load_keeps_the_search_index_exact(database_url: str, mini_copy: Path) -> None:
-    """Loads that rename, delete and bring back records: search follows each of them."""
+    """Loads that change a record but not its texts, rename, delete and bring back records:
+    search follows each of them."""
     engine = create_engine(database_url)
     load(engine, mini_copy, now=datetime(2026, 1, 1, tzinfo=UTC))
     training = "viborg-hotline-training"
     assert training in _all_hits(database_url, "hotline")
+    # A change to no text it is found by: its entry stays as it was (kept, not rewritten).
+    edit_record(mini_copy, "practices.yaml", training, lambda r: r["ages"].update(max=35))
+    assert load(engine, mini_copy, now=datetime(2026, 1, 1, 12, tzinfo=UTC)).updated == 1
+    assert training in _all_hits(database_url, "hotline")
+    _integrity_check(database_url)
     edit_record(mini_copy, "practices.yaml", training, lambda r: r.update(name="Helpline course"))
     load(engine, mini_copy, now=datetime(2026, 1, 2, tzinfo=UTC))
     assert training not in _all_hits(database_url, "hotline")

@@ -801,13 +801,18 @@ class _LinkRows(NamedTuple):
     @staticmethod
     @cache
     def tables_of(entity: str) -> "tuple[_LinkRows, ...]":
-        owned = [(name, (column,)) for name, column in OWNED_LINKS.get(entity, [])]
-        shared = [(name, ("entity_type", "entity_id")) for name, _ in RECORD_LINKS]
-        return tuple(_LinkRows.named(name, owner) for name, owner in owned + shared)
+        names = [name for name, _ in OWNED_LINKS.get(entity, [])] + [n for n, _ in RECORD_LINKS]
+        return tuple(_LinkRows.named(name) for name in names)
 
     @staticmethod
     @cache
-    def named(table: str, owner_columns: tuple[str, ...]) -> "_LinkRows":
+    def named(table: str) -> "_LinkRows":
+        owner_entity = _LINK_OWNER[table]
+        owner_columns = (
+            ("entity_type", "entity_id")
+            if owner_entity is None
+            else (dict(OWNED_LINKS[owner_entity])[table],)
+        )
         t = _table(table)
         ordered = [c.name for c in t.primary_key.columns] == ["id"]
         compared = tuple(c.name for c in t.columns if not (ordered and c.name == "id"))
@@ -818,12 +823,7 @@ class _LinkRows(NamedTuple):
     def of(key: Key) -> "_RowShape":
         """How to read rows given for `key` (a link table and columns)."""
         table, columns = key
-        owner_entity = _LINK_OWNER[table]
-        if owner_entity is None:
-            link = _LinkRows.named(table, ("entity_type", "entity_id"))
-        else:
-            link = _LinkRows.named(table, (dict(OWNED_LINKS[owner_entity])[table],))
-        return _RowShape(link, owner_entity, columns)
+        return _RowShape(_LinkRows.named(table), _LINK_OWNER[table], columns)
 
     @staticmethod
     def group(
@@ -1015,11 +1015,9 @@ class RecordWriter:
             return
         bulk = self.bulk
         rows = self._rows()
-        entries: list[Sequence[Any]] = [
-            e for p in self._new if (e := p.rows.search_entry(p.entity, p.record_id))
-        ]
-        entries += [entry for piece in self._pieces for entry in piece.entries]
-        kept, kept_entries = self._clear_replaced(rows, entries)
+        new_entries = [e for p in self._new if (e := p.rows.search_entry(p.entity, p.record_id))]
+        piece_entries = [entry for piece in self._pieces for entry in piece.entries]
+        kept, kept_entries = self._clear_replaced(rows, [*new_entries, *piece_entries])
         for key, values in rows.items():
             owners = kept.get(key[0])
             if owners:
@@ -1027,14 +1025,13 @@ class RecordWriter:
                 values = [v for v in values if owner(v) not in owners]
             bulk.extend(key, values)
         bulk.flush()
-        words = {word for piece in self._pieces for word in piece.vocabulary}
-        for entry in entries:
-            if isinstance(entry, search.Entry):
-                words |= entry.vocabulary
+        search.add_many(
+            self.connection, [e for e in new_entries if (e[0], e[1]) not in kept_entries]
+        )
         search.add_rows(
             self.connection,
-            [tuple(e[:7]) for e in entries if (e[0], e[1]) not in kept_entries],
-            words,
+            [e for e in piece_entries if (e[0], e[1]) not in kept_entries],
+            {word for piece in self._pieces for word in piece.vocabulary},
         )
         # Rendered from the rows as just written, so the documents are what the API would
         # build from the database (types as the engine returns them).

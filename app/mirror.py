@@ -13,7 +13,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -273,15 +273,16 @@ class Mirror:
 
     def _pages(self, fetcher: Executor, since: int) -> Iterator[dict[str, Any]]:
         """The change feed's pages after `since`, each next one fetched while this is used."""
-        pending = fetcher.submit(self._get, "/v2/changes", {"since": since, "limit": self.batch})
+
+        def fetch(after: int) -> "Future[Any]":
+            return fetcher.submit(self._get, "/v2/changes", {"since": after, "limit": self.batch})
+
+        pending = fetch(since)
         while True:
             page = pending.result()
             more = bool(page["data"] and page["has_more"])
             if more:
-                after = int(page["next_since"])
-                pending = fetcher.submit(
-                    self._get, "/v2/changes", {"since": after, "limit": self.batch}
-                )
+                pending = fetch(int(page["next_since"]))
             yield page
             if not more:
                 return

@@ -23,6 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import chain, repeat
 
 import snowballstemmer  # type: ignore[import-untyped]
 from breame.data.spelling_constants import AMERICAN_ENGLISH_SPELLINGS  # type: ignore[import-untyped]
@@ -132,18 +133,14 @@ def text_terms(parts: Iterable[tuple[str | None, str]], vocabulary: set[str] | N
     `vocabulary`, if given, receives the words of the texts that a typo may be corrected to, in
     the same pass."""
     seen: dict[str, None] = {}
+    # Word by word through map and chain, not a loop: a mirror's preparers spent a tenth of
+    # their time in this function, most of it in the loop's own steps.
     for language, text in parts:
-        for word in words(text):
-            seen.update(_term_keys(word, language))
-            if vocabulary is not None:
-                vocabulary.update(_vocabulary_forms(word))
+        found = words(text)
+        seen.update(dict.fromkeys(chain.from_iterable(map(word_terms, found, repeat(language)))))
+        if vocabulary is not None:
+            vocabulary.update(chain.from_iterable(map(_vocabulary_forms, found)))
     return " ".join(seen)
-
-
-@lru_cache(maxsize=200_000)
-def _term_keys(word: str, language: str | None) -> dict[str, None]:
-    """`word_terms` as dict keys, for `text_terms` to add in one call (read only)."""
-    return dict.fromkeys(word_terms(word, language))
 
 
 def name_key(names: Iterable[str]) -> str:

@@ -382,6 +382,7 @@ def mirror_command(
 
     from app.loader import LoadError
     from app.mirror import Mirror, MirrorError
+    from app.references import DanglingReferences
 
     stop = False
 
@@ -403,6 +404,8 @@ def mirror_command(
         _fail(str(exc))
     except sa.exc.IntegrityError as exc:
         _fail(f"the source's records do not fit the database {_safe_url(database)}: {exc.orig}")
+    except DanglingReferences as exc:
+        _fail(f"the source's snapshot is not whole, nothing was written: {exc}")
     except sa.exc.OperationalError as exc:
         _fail(f"cannot write to the database {_safe_url(database)}: {exc.orig}", 2)
     finally:

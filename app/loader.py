@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from app import models, representation, search
+from app import models, references, representation, search
 from app.bulk import BulkWriter, Key
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
@@ -442,9 +442,10 @@ def _acquire_lock(connection: sa.Connection, timeout: float, on_wait: Callable[[
 
 
 def _begin(
-    engine: sa.Engine, timeout: float, on_wait: Callable[[], None]
+    engine: sa.Engine, timeout: float, on_wait: Callable[[], None], *, references_off: bool
 ) -> tuple[sa.Connection, sa.RootTransaction]:
-    """Open the load's transaction; on SQLite, wait up to `timeout` for the write lock."""
+    """Open the load's transaction; on SQLite, wait up to `timeout` for the write lock, and
+    with `references_off`, without SQLite's per-row foreign key checks."""
     deadline = time.monotonic() + timeout
     waited = False
     while True:
@@ -453,10 +454,14 @@ def _begin(
             # Short waits inside SQLite, so the wait can be reported and bounded here.
             _sqlite_busy_timeout(connection, LOCK_POLL_MS)
             _sqlite_cache(connection, WRITER_CACHE_MB)
+            if references_off:
+                references.sqlite_checks_off(connection)
         connection = connection.execution_options(sqlite_begin="IMMEDIATE")
         try:
             return connection, connection.begin()
         except sa.exc.OperationalError as exc:
+            if references_off:
+                references.sqlite_checks_on(connection)
             connection.close()
             if "locked" not in str(exc.orig):
                 raise
@@ -538,6 +543,7 @@ def write_transaction(
     lock_timeout: float = 60.0,
     on_wait: Callable[[], None] = lambda: None,
     rollback_journal: bool = False,
+    references_checked_at_end: bool = False,
 ) -> Iterator[sa.Connection]:
     """The one writer's transaction: taken under the write lock, on a migrated database.
 
@@ -546,23 +552,34 @@ def write_transaction(
     `rollback_journal` (SQLite, a database no other connection has open): the transaction
     goes through a rollback journal instead of the write-ahead log, and the file is in WAL mode
     again once it ends (see `_rollback_journal`).
+    `references_checked_at_end` (a transaction that writes a whole data set): foreign keys are
+    checked once, over whole tables, before the commit, instead of once per row written
+    (app/references.py); a reference to a missing record raises `DanglingReferences`.
     """
-    journal = (
-        _rollback_journal(engine) if rollback_journal and is_sqlite(engine.url) else nullcontext()
-    )
+    sqlite = is_sqlite(engine.url)
+    journal = _rollback_journal(engine) if rollback_journal and sqlite else nullcontext()
     with journal:
-        connection, transaction = _begin(engine, lock_timeout, on_wait)
+        connection, transaction = _begin(
+            engine, lock_timeout, on_wait, references_off=references_checked_at_end and sqlite
+        )
         try:
             _acquire_lock(connection, lock_timeout, on_wait)
             _check_revision(connection)
+            check_at_end = references_checked_at_end and (
+                sqlite or references.postgresql_checks_off(connection)
+            )
             yield connection
+            if check_at_end:
+                references.check(connection)
             transaction.commit()
         except BaseException:
             transaction.rollback()
             raise
         finally:
-            if is_sqlite(engine.url):
+            if sqlite:
                 _sqlite_busy_timeout(connection, SQLITE_BUSY_TIMEOUT_MS)
+                if references_checked_at_end:
+                    references.sqlite_checks_on(connection)
             connection.close()
 
 

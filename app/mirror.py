@@ -159,7 +159,8 @@ class Mirror:
         started = time.monotonic()
         with (
             self.http.stream("GET", "/v2/export", headers={"Accept": "*/*"}) as response,
-            write_transaction(engine) as connection,
+            # A whole data set: its references checked once at the end, not row by row.
+            write_transaction(engine, references_checked_at_end=True) as connection,
         ):
             self._check(response)
             total = self._record_count()

@@ -240,6 +240,12 @@ class Mirror:
         being written (in other processes, each piece in whichever is free, for a feed of
         `prepare_apart_from` changes or more)."""
         cursor, applied = since, 0
+        # History after the cursor is the feed's to write: one range delete (an index scan),
+        # not one statement per change. With the table's statistics from when it was empty
+        # (the snapshot writes no history), PostgreSQL ran each of those as a scan of the
+        # whole table: a catch-up of 95,000 changes went from 60 s to 350 s once ANALYZEd.
+        change = _table("change")
+        connection.execute(sa.delete(change).where(change.c.seq > since))
         writer = RecordWriter(connection)
         render = representation.orders_by_code_point(connection)
         dialect = Converter.name_of(connection.dialect)
@@ -297,7 +303,6 @@ class Mirror:
     ) -> int:
         """Write one page of changes (its upserts made ready in `upserts`); return how many."""
         items = page["data"]
-        writer.bulk.delete("change", ("seq",), [(item["seq"],) for item in items])
         # A page lists each record once (the feed is compacted): its deletes and its upserts
         # can go in in any order.
         for item in items:

@@ -286,8 +286,10 @@ def test_a_catch_up_does_not_scan_the_history_once_the_target_is_analyzed(
             mirror = Mirror(base, target, batch=2, progress=io.StringIO())
             try:
                 assert mirror.run_once().mode == "snapshot"
-                with create_engine(target).begin() as connection:
+                analyzer = create_engine(target)
+                with analyzer.begin() as connection:
                     connection.exec_driver_sql("ANALYZE")
+                analyzer.dispose()
                 scans = _history_scans(target)
                 organisations = read_seed_file(seeds, "organisations.yaml")
                 for organisation in organisations:
@@ -305,11 +307,15 @@ def test_a_catch_up_does_not_scan_the_history_once_the_target_is_analyzed(
 
 
 def _history_scans(url: str) -> int:
-    """Sequential scans of the `change` table so far (PostgreSQL's statistics)."""
+    """Sequential scans of the `change` table so far (PostgreSQL's statistics), read once every
+    other session on the database has ended: a session's counts are flushed as it ends."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+            deadline = time.monotonic() + 30
+            while _other_sessions(connection):
+                assert time.monotonic() < deadline, "another session on the database stays open"
+                time.sleep(0.05)
             return int(
                 connection.exec_driver_sql(
                     "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'change'"
@@ -317,3 +323,13 @@ def _history_scans(url: str) -> int:
             )
     finally:
         engine.dispose()
+
+
+def _other_sessions(connection: sa.Connection) -> int:
+    connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")  # fresh figures each time
+    return int(
+        connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar_one()
+    )

@@ -9,7 +9,10 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
+
+from app import heap
 
 WORTH_FROM = 20_000
 """Records from which working apart pays: below it, starting the processes (about 2 s of
@@ -57,6 +60,8 @@ def tagged_in_order(
     """`in_order` for pieces that come with a tag (what the caller needs to know of each,
     which `work` does not get: it is not sent to another process)."""
     pending: deque[tuple[Tag, Future[Result]]] = deque()
+    if not isinstance(executor, Inline):
+        work = partial(_settled_first, work)
     for tag, piece in pieces:
         pending.append((tag, executor.submit(work, piece)))
         if len(pending) >= AHEAD:
@@ -65,3 +70,10 @@ def tagged_in_order(
     while pending:
         done, results = pending.popleft()
         yield done, results.result()
+
+
+def _settled_first(work: Callable[[Piece], Result], piece: Piece) -> Result:
+    """`work(piece)` in a preparing process, which first settles (app.heap) what it has
+    imported to do that work (by the time this runs, unpickling `work` has imported it)."""
+    heap.settle()
+    return work(piece)

@@ -8,7 +8,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from app import migrate
+from app import heap, migrate
 from app.db import create_engine, read_transaction
 from app.settings import get_settings
 
@@ -166,6 +166,7 @@ def load_command(
     folder = path or settings.seeds_dir
     url = _database_url(database)
     engine = create_engine(url)
+    heap.settle()
     try:
         result = load(
             engine,
@@ -218,6 +219,7 @@ def synth_command(
 
     url = _database_url(database)
     engine = create_engine(url)
+    heap.settle()
     started = time.monotonic()
     try:
         result = synthesise(engine, records, seed=seed, force=force, tracker=Tracker("scn synth"))
@@ -292,6 +294,7 @@ def export_command(
     settings = get_settings()
     url = _database_url(database)
     engine = create_engine(url)
+    heap.settle()
     try:
         with contextlib.closing(read_transaction(engine)) as connection:
             personal = settings.publish_personal_contacts
@@ -391,6 +394,7 @@ def mirror_command(
         stop = True
 
     mirror = Mirror(source, database, batch=batch)
+    heap.settle()
     try:
         if follow:
             signal.signal(signal.SIGTERM, request_stop)

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import heap
 from app.api import catalog, problems
 from app.api.caching import HEAD_REQUEST, cacheable
 from app.api.hsds import routes as hsds
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        heap.settle()  # the app is set up: what it holds lives as long as the process
         yield
         await app.state.loop_reads.close()
         app.state.engine.dispose()

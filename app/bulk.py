@@ -197,3 +197,35 @@ class BulkWriter:
             with self.driver.cursor() as cursor:
                 cursor.execute(sql, tuple(parameters))
                 return list(cursor.fetchall())
+
+
+# --- indexes ----------------------------------------------------------------------------------
+
+_SECONDARY_INDEXES = (
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+    "AND sql NOT LIKE 'CREATE UNIQUE %' AND tbl_name = ? ORDER BY name"
+)
+
+
+def drop_secondary_indexes(connection: sa.Connection, tables: Iterable[str]) -> list[str]:
+    """Drop the non-unique indexes of `tables` (SQLite), inside the caller's transaction, and
+    return their definitions, to run again (`create_index`) once the rows are in.
+
+    Kept up to date row by row, each index of a table filled in its primary key's order is
+    written at random places, and the writer's page cache cannot hold them all; built once
+    over the whole table, it is one sort. Unique indexes stay: they are constraints. Not on
+    PostgreSQL: there the writing process is not the one that maintains the indexes, and
+    building them at the end took longer than it saved (docs/PERFORMANCE.md)."""
+    driver: Any = connection.connection.driver_connection
+    found: list[tuple[str, str]] = []
+    for table in tables:
+        found.extend(driver.execute(_SECONDARY_INDEXES, (table,)).fetchall())
+    for name, _ in found:
+        driver.execute(f'DROP INDEX "{name}"')
+    return [definition for _, definition in found]
+
+
+def create_index(connection: sa.Connection, definition: str) -> None:
+    """Build an index dropped by `drop_secondary_indexes` (one of the definitions it gave)."""
+    driver: Any = connection.connection.driver_connection
+    driver.execute(definition)

@@ -25,7 +25,7 @@ import orjson
 import sqlalchemy as sa
 
 from app import apart, migrate, representation, search
-from app.bulk import Converter, Key
+from app.bulk import Converter, Key, create_index, drop_secondary_indexes
 from app.db import create_engine
 from app.loader import (
     EntityRows,
@@ -130,12 +130,12 @@ class Mirror:
         try:
             cursor = self._cursor(engine)
             if cursor is None:
-                return self._snapshot(engine)
+                return self._snapshot(engine, first=True)
             try:
                 return self._catch_up(engine, cursor)
             except SnapshotNeeded as gone:
                 self.say(f"{gone}; taking a new snapshot")
-                return self._snapshot(engine)
+                return self._snapshot(engine, first=False)
         finally:
             engine.dispose()
 
@@ -152,15 +152,23 @@ class Mirror:
             )
         return int(row["last_seq"])
 
-    def _snapshot(self, engine: sa.Engine) -> RunResult:
-        return self._retrying(lambda: self._snapshot_once(engine))
+    def _snapshot(self, engine: sa.Engine, *, first: bool) -> RunResult:
+        return self._retrying(lambda: self._snapshot_once(engine, first=first))
 
-    def _snapshot_once(self, engine: sa.Engine) -> RunResult:
+    def _snapshot_once(self, engine: sa.Engine, *, first: bool) -> RunResult:
+        """Replace the copy's data with the source's export, in one transaction. The `first`
+        snapshot into SQLite (a copy that follows no source yet, so no one reads it) is written
+        the bulk-load way: through a rollback journal (`write_transaction`), its secondary
+        indexes built at the end (`drop_secondary_indexes`). A new snapshot of a copy in use
+        (after a 410) goes through the log, indexes kept, so that its readers are not blocked:
+        they read the previous data until it commits."""
         started = time.monotonic()
         with (
             self.http.stream("GET", "/v2/export", headers={"Accept": "*/*"}) as response,
             # A whole data set: its references checked once at the end, not row by row.
-            write_transaction(engine, references_checked_at_end=True) as connection,
+            write_transaction(
+                engine, references_checked_at_end=True, rollback_journal=first
+            ) as connection,
         ):
             self._check(response)
             total = self._record_count()
@@ -176,6 +184,8 @@ class Mirror:
             prepares_apart = total is not None and total >= self.prepare_apart_from
             render = representation.orders_by_code_point(connection)
             dialect = Converter.name_of(connection.dialect)
+            sqlite = connection.dialect.name == "sqlite"
+            indexes = drop_secondary_indexes(connection, _DATA_TABLES) if first and sqlite else []
             with (
                 self.tracker.step("snapshot", total=total) as step,
                 apart.preparer(prepares_apart) as prepare,
@@ -185,6 +195,11 @@ class Mirror:
                     writer.write_piece(piece, replace=False)
                 writer.flush()
                 count = step.done
+            if indexes:
+                with self.tracker.step("indexes", total=len(indexes), unit="indexes") as step:
+                    for definition in indexes:
+                        create_index(connection, definition)
+                        step.advance(1)
             last_seq = int(header["last_seq"])
             _set_state(
                 connection,
@@ -524,6 +539,16 @@ def _lines(response: httpx.Response) -> Iterator[bytes]:
         yield from (line for line in lines if line)
     if rest.strip():
         yield rest
+
+
+_DATA_TABLES = [
+    *ENTITIES,
+    *(table_name for links in OWNED_LINKS.values() for table_name, _ in links),
+    *(table_name for table_name, _ in RECORD_LINKS),
+    representation.TABLE,
+    *search.DATA_TABLES,
+]
+"""The tables a snapshot fills."""
 
 
 def _clear(connection: sa.Connection) -> None:

@@ -251,6 +251,50 @@ def test_a_large_snapshot_and_catch_up_prepared_in_other_processes_equal_the_sou
         source.dispose()
 
 
+def test_a_first_snapshot_leaves_the_indexes_and_the_journal_as_the_schema_has_them(
+    source_url: str, target_url: str, seeds: Path
+) -> None:
+    """A first snapshot drops the secondary indexes and builds them again at its end (and on
+    SQLite writes through a rollback journal): the copy then has every index the migrations
+    made, defined as they made it, and a SQLite copy is in WAL mode again for its readers."""
+    migrate.upgrade(target_url)
+    made_by_migrations = index_definitions(target_url)
+    source = create_engine(source_url)
+    try:
+        load(source, seeds)
+        with live_server(source_url) as base:
+            mirror = Mirror(base, target_url, progress=io.StringIO())
+            try:
+                assert mirror.run_once().mode == "snapshot"
+            finally:
+                mirror.close()
+            assert local_export(target_url) == served_export(base)
+    finally:
+        source.dispose()
+    assert index_definitions(target_url) == made_by_migrations
+    assert len(made_by_migrations) > 67  # the secondary ones alone are 67
+    if target_url.startswith("sqlite"):
+        engine = create_engine(target_url)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        engine.dispose()
+
+
+def index_definitions(url: str) -> set[tuple[str, str | None]]:
+    """Every index of a database, by name, as its catalog defines it."""
+    engine = create_engine(url)
+    query = (
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+        if url.startswith("sqlite")
+        else "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+    )
+    try:
+        with engine.connect() as connection:
+            return {(name, sql) for name, sql in connection.exec_driver_sql(query)}
+    finally:
+        engine.dispose()
+
+
 def stored_documents(url: str, *, published: bool = False) -> set[tuple[str, str, bytes, bytes]]:
     """Every stored representation (with `published`: of the records a mirror receives)."""
     engine = create_engine(url)

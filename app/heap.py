@@ -4,8 +4,8 @@ CPython's cyclic collector traverses every tracked object of the generations it 
 full collection happens every few hundred thousand allocations. This program's imports alone
 (SQLAlchemy, FastAPI, pydantic, the models) leave about 100,000 tracked objects, none of them
 ever garbage, and the mirror's, the loader's and the API's per-record work allocates many
-dicts and lists: a mirror's preparing process spent about a third of its time in collections
-that found nothing (295 against 204 µs a record, docs/PERFORMANCE.md). Freezing what is alive
+dicts and lists: a mirror's preparing process spent from an eighth to a quarter of its time in
+collections that found nothing (docs/PERFORMANCE.md, "Sync"). Freezing what is alive
 once the program is set up moves it out of the collector's sight; what is made later is still
 collected as before.
 """

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from app import apart, migrate, representation, search
 from app.bulk import Converter, Key, create_index, drop_secondary_indexes
-from app.db import create_engine
+from app.db import create_engine, is_sqlite
 from app.loader import (
     EntityRows,
     ReadyPiece,
@@ -184,8 +184,8 @@ class Mirror:
             prepares_apart = total is not None and total >= self.prepare_apart_from
             render = representation.orders_by_code_point(connection)
             dialect = Converter.name_of(connection.dialect)
-            sqlite = connection.dialect.name == "sqlite"
-            indexes = drop_secondary_indexes(connection, _DATA_TABLES) if first and sqlite else []
+            bulk_load = first and is_sqlite(engine.url)
+            indexes = drop_secondary_indexes(connection, _DATA_TABLES) if bulk_load else []
             with (
                 self.tracker.step("snapshot", total=total) as step,
                 apart.preparer(prepares_apart) as prepare,
@@ -541,24 +541,20 @@ def _lines(response: httpx.Response) -> Iterator[bytes]:
         yield rest
 
 
-_DATA_TABLES = [
-    *ENTITIES,
+_RECORDS_PARTS = [
     *(table_name for links in OWNED_LINKS.values() for table_name, _ in links),
     *(table_name for table_name, _ in RECORD_LINKS),
     representation.TABLE,
-    *search.DATA_TABLES,
 ]
+"""The tables of what records own (their links, citations, evidence, documents)."""
+_DATA_TABLES = [*ENTITIES, *_RECORDS_PARTS, *search.DATA_TABLES]
 """The tables a snapshot fills."""
 
 
 def _clear(connection: sa.Connection) -> None:
     """Empty the mirror's data before a snapshot (links first, then records, then history)."""
-    for links in OWNED_LINKS.values():
-        for table_name, _ in links:
-            connection.execute(sa.delete(_table(table_name)))
-    for table_name, _ in RECORD_LINKS:
+    for table_name in _RECORDS_PARTS:
         connection.execute(sa.delete(_table(table_name)))
-    connection.execute(sa.delete(_table(representation.TABLE)))
     for entity in reversed(list(ENTITIES)):
         connection.execute(sa.delete(_table(entity)))
     search.clear(connection)

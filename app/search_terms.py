@@ -20,12 +20,13 @@ indexed words by the caller).
 """
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from itertools import chain, repeat
 
-import snowballstemmer  # type: ignore[import-untyped]
+import Stemmer  # type: ignore[import-not-found]
 from breame.data.spelling_constants import AMERICAN_ENGLISH_SPELLINGS  # type: ignore[import-untyped]
 
 DEFAULT_LANGUAGE = "en"
@@ -77,15 +78,21 @@ def british(word: str) -> str:
     return word
 
 
-_stemmers: dict[str, object] = {}
+# The Snowball project's stemmers in C (PyStemmer): the same algorithms as its pure-Python
+# build, which made the terms of indexes written before (tests/test_search_terms.py holds them
+# equal), at a twentieth of the cost: a large mirror or load meets a new word in most records.
+# A stemmer keeps state while it stems, so each thread has its own (the API stems queries in a
+# thread pool).
+_stemmers = threading.local()
 
 
 @lru_cache(maxsize=400_000)
 def stem(language: str, word: str) -> str:
-    stemmer = _stemmers.get(language)
+    stemmer = getattr(_stemmers, language, None)
     if stemmer is None:
-        stemmer = _stemmers[language] = snowballstemmer.stemmer(STEMMERS[language])
-    return str(stemmer.stemWord(word))  # type: ignore[attr-defined]
+        stemmer = Stemmer.Stemmer(STEMMERS[language], 0)  # 0: no cache of its own (lru above)
+        setattr(_stemmers, language, stemmer)
+    return str(stemmer.stemWord(word))
 
 
 def words(text: str) -> list[str]:

@@ -191,7 +191,7 @@ class Mirror:
                 apart.preparer(prepares_apart) as prepare,
             ):
                 writer = RecordWriter(connection, on_flush=step.advance)
-                for piece in _prepared(prepare, lines, render=render, dialect=dialect):
+                for piece in ready_pieces(prepare, lines, render=render, dialect=dialect):
                     writer.write_piece(piece, replace=False)
                 writer.flush()
                 count = step.done
@@ -200,6 +200,8 @@ class Mirror:
                     for definition in indexes:
                         create_index(connection, definition)
                         step.advance(1)
+            if not is_sqlite(engine.url):
+                self._gather_statistics(connection)
             last_seq = int(header["last_seq"])
             _set_state(
                 connection,
@@ -211,6 +213,20 @@ class Mirror:
                 snapshot=True,
             )
         return RunResult("snapshot", count, last_seq, count, time.monotonic() - started)
+
+    def _gather_statistics(self, connection: sa.Connection) -> None:
+        """ANALYZE the tables a snapshot filled, in its transaction (ANALYZE samples the rows
+        the transaction wrote), so that their statistics commit with the data. Without them
+        (autovacuum may be off, or not there yet) PostgreSQL guesses: it took organisations'
+        citations to be about a thousand rows (there were 445,831), and the catch-up's lookup
+        of 500 records' citations scanned all of those, by entity type alone, instead of using
+        both columns of the index: 58 ms a lookup, 11.5 s of a 10% catch-up at a million
+        records. The ANALYZE takes about 4 s there."""
+        tables = [*ENTITIES, *_RECORDS_PARTS, *search.POSTGRESQL_TABLES]
+        with self.tracker.step("statistics", total=len(tables), unit="tables") as step:
+            for name in tables:
+                connection.exec_driver_sql(f'ANALYZE "{name}"')
+                step.advance(1)
 
     def _record_count(self) -> int | None:
         """How many records the export will have (for progress only: None if unknown)."""
@@ -507,7 +523,7 @@ def _pieces(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
         yield piece
 
 
-def _prepared(
+def ready_pieces(
     prepare: Executor, lines: Iterable[bytes], *, render: bool, dialect: str
 ) -> Iterator[ReadyPiece]:
     """The records of `lines`, in order, made ready by `prepare` a bounded distance ahead, a

@@ -151,8 +151,10 @@ def entry(entity: str, record_id: str, row: dict[str, Any]) -> Entry | None:
 
 ENTRY_TABLE = "search_index_entry"
 DATA_TABLES = (SEARCH_TABLE, ENTRY_TABLE, VOCABULARY_TABLE)
-"""The index's tables (on SQLite: `scn mirror` builds their secondary indexes after a first
+"""The index's tables on SQLite (`scn mirror` builds their secondary indexes after a first
 snapshot)."""
+POSTGRESQL_TABLES = (SEARCH_TABLE, VOCABULARY_TABLE)
+"""The index's tables on PostgreSQL."""
 Key = tuple[str, str]
 """(entity_type, entity_id) of an entry."""
 _IN_CHUNK = 500  # ids per lookup statement

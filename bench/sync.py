@@ -8,12 +8,15 @@ For each size (BENCH_SYNC_RECORDS, default "100000,1000000"): a synthetic source
 kept in bench/var/ between runs) served by `scn serve`; then
 1. the source streams /v2/export twice, as the mirror asks for it (gzip): the first rendering
    and the kept copy the mirror then reads. No client can be faster than these;
-2. `scn mirror` takes a snapshot into each target engine (BENCH_SYNC_ENGINES, default
+2. the mirror's own preparation (documents, content hashes, search entries: `mirror.ready_lines`
+   in its preparing processes, as a snapshot runs it) over that kept copy, nothing written: the
+   most a snapshot can do on this machine while the copy makes these itself;
+3. `scn mirror` takes a snapshot into each target engine (BENCH_SYNC_ENGINES, default
    "sqlite,postgresql"; PostgreSQL at BENCH_POSTGRES_URL);
-3. an update round changes BENCH_SYNC_UPDATE_SHARE (0.1) of the published records at the source,
+4. an update round changes BENCH_SYNC_UPDATE_SHARE (0.1) of the published records at the source,
    the way a load does (new versions, one change each);
-4. the source streams the whole change feed once, as the mirror pages through it (no cache);
-5. `scn mirror` catches up into each target, which must then export what the source exports.
+5. the source streams the whole change feed once, as the mirror pages through it (no cache);
+6. `scn mirror` catches up into each target, which must then export what the source exports.
 Records/s, seconds and the mirror's peak resident memory go to bench/results/sync/sync-N.json, and
 the tables between the `sync-bench` markers of docs/PERFORMANCE.md and docs/SYNC.md.
 """
@@ -22,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -44,6 +48,7 @@ sys.path.insert(0, str(BENCH))
 
 from run import free_port  # noqa: E402 (one way to choose the servers' ports)
 
+from app import apart, mirror  # noqa: E402
 from app.db import create_engine  # noqa: E402
 from app.loader import RecordWriter, stored_digest, write_transaction  # noqa: E402
 from app.models import ENTITIES, table  # noqa: E402
@@ -177,6 +182,30 @@ def stream_export(base: str) -> dict[str, Any]:
         "bytes": size,
         "seconds": round(seconds, 1),
         "records_per_s": round(records / seconds),
+        "load": load_average(),
+    }
+
+
+def prepare_alone(exports: Path) -> dict[str, Any]:
+    """The kept export (in `exports`, the source's EXPORT_CACHE_DIR) prepared as a snapshot
+    prepares it, in the mirror's preparing processes, and nothing written: records/s, and the
+    CPU-seconds those processes used."""
+    kept = max(exports.glob("export-*.ndjson"), key=lambda f: f.stat().st_mtime)  # the latest
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started, records = time.monotonic(), 0
+    with kept.open("rb") as lines, apart.preparer(True) as prepare:
+        next(lines)  # the header
+        for piece in mirror.ready_pieces(prepare, lines, render=True, dialect="sqlite+pysqlite"):
+            records += len(piece.records)
+    seconds = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "records": records,
+        "seconds": round(seconds, 1),
+        "records_per_s": round(records / seconds),
+        "cpu_seconds": round(cpu, 1),
+        "cpu_us_per_record": round(cpu / records * 1e6),
         "load": load_average(),
     }
 
@@ -413,6 +442,9 @@ def bench(records: int) -> dict[str, Any]:
         say(f"  {result['export_first']}")
         result["export_kept"] = stream_export(source.base)
         say(f"  again (kept copy): {result['export_kept']}")
+        say(f"{records}: the mirror's preparation alone, over the kept copy")
+        result["prepare_alone"] = prepare_alone(workdir / "exports")
+        say(f"  {result['prepare_alone']}")
         for engine, url in targets.items():
             say(f"{records}: snapshot into {engine}")
             result["targets"][engine] = {"snapshot": run_mirror(source.base, url)}
@@ -476,6 +508,16 @@ def report() -> str:
                 r["export_kept"]["records"],
             )
         )
+        if "prepare_alone" in r:
+            p = r["prepare_alone"]
+            rows.append(
+                source_row(
+                    f"mirror's preparation alone, nothing written ({p['cpu_us_per_record']} "
+                    "CPU-µs a record)",
+                    p,
+                    p["records"],
+                )
+            )
         for engine, t in r["targets"].items():
             rows.append(mirror_row(f"**mirror snapshot into {engine}**", t["snapshot"]))
         rows.append(

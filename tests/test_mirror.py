@@ -260,6 +260,20 @@ def test_a_first_snapshot_leaves_the_indexes_and_the_journal_as_the_schema_has_t
     made, defined as they made it, and a SQLite copy is in WAL mode again for its readers."""
     migrate.upgrade(target_url)
     made_by_migrations = index_definitions(target_url)
+    served = first_snapshot(source_url, target_url, seeds)
+    assert local_export(target_url) == served
+    assert index_definitions(target_url) == made_by_migrations
+    assert len(made_by_migrations) > 67  # the secondary ones alone are 67
+    if target_url.startswith("sqlite"):
+        engine = create_engine(target_url)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        engine.dispose()
+
+
+def first_snapshot(source_url: str, target_url: str, seeds: Path) -> list[bytes]:
+    """Load `seeds` into the source, serve it, and mirror it once into the target (a snapshot);
+    returns the export the source served."""
     source = create_engine(source_url)
     try:
         load(source, seeds)
@@ -269,16 +283,9 @@ def test_a_first_snapshot_leaves_the_indexes_and_the_journal_as_the_schema_has_t
                 assert mirror.run_once().mode == "snapshot"
             finally:
                 mirror.close()
-            assert local_export(target_url) == served_export(base)
+            return served_export(base)
     finally:
         source.dispose()
-    assert index_definitions(target_url) == made_by_migrations
-    assert len(made_by_migrations) > 67  # the secondary ones alone are 67
-    if target_url.startswith("sqlite"):
-        engine = create_engine(target_url)
-        with engine.connect() as connection:
-            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        engine.dispose()
 
 
 def index_definitions(url: str) -> set[tuple[str, str | None]]:
@@ -323,17 +330,7 @@ def test_a_snapshot_into_postgresql_leaves_the_planner_statistics_of_what_it_wro
     445,831 rows. The snapshot gathers them (ANALYZE) before it commits, for every table it
     filled, whether autovacuum runs or not."""
     target = postgres.create(migrated=False)
-    source = create_engine(source_url)
-    try:
-        load(source, seeds)
-        with live_server(source_url) as base:
-            mirror = Mirror(base, target, progress=io.StringIO())
-            try:
-                assert mirror.run_once().mode == "snapshot"
-            finally:
-                mirror.close()
-    finally:
-        source.dispose()
+    first_snapshot(source_url, target, seeds)
     engine = create_engine(target)
     try:
         with engine.connect() as connection:

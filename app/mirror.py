@@ -184,8 +184,9 @@ class Mirror:
             prepares_apart = total is not None and total >= self.prepare_apart_from
             render = representation.orders_by_code_point(connection)
             dialect = Converter.name_of(connection.dialect)
-            bulk_load = first and is_sqlite(engine.url)
-            indexes = drop_secondary_indexes(connection, _DATA_TABLES) if bulk_load else []
+            on_sqlite = is_sqlite(engine.url)
+            tables = _data_tables(on_sqlite)
+            indexes = drop_secondary_indexes(connection, tables) if first and on_sqlite else []
             with (
                 self.tracker.step("snapshot", total=total) as step,
                 apart.preparer(prepares_apart) as prepare,
@@ -200,8 +201,8 @@ class Mirror:
                     for definition in indexes:
                         create_index(connection, definition)
                         step.advance(1)
-            if not is_sqlite(engine.url):
-                self._gather_statistics(connection)
+            if not on_sqlite:
+                self._gather_statistics(connection, tables)
             last_seq = int(header["last_seq"])
             _set_state(
                 connection,
@@ -214,15 +215,14 @@ class Mirror:
             )
         return RunResult("snapshot", count, last_seq, count, time.monotonic() - started)
 
-    def _gather_statistics(self, connection: sa.Connection) -> None:
-        """ANALYZE the tables a snapshot filled, in its transaction (ANALYZE samples the rows
+    def _gather_statistics(self, connection: sa.Connection, tables: list[str]) -> None:
+        """ANALYZE the `tables` a snapshot filled, in its transaction (ANALYZE samples the rows
         the transaction wrote), so that their statistics commit with the data. Without them
         (autovacuum may be off, or not there yet) PostgreSQL guesses: it took organisations'
         citations to be about a thousand rows (there were 445,831), and the catch-up's lookup
         of 500 records' citations scanned all of those, by entity type alone, instead of using
         both columns of the index: 58 ms a lookup, 11.5 s of a 10% catch-up at a million
         records. The ANALYZE takes about 4 s there."""
-        tables = [*ENTITIES, *_RECORDS_PARTS, *search.POSTGRESQL_TABLES]
         with self.tracker.step("statistics", total=len(tables), unit="tables") as step:
             for name in tables:
                 connection.exec_driver_sql(f'ANALYZE "{name}"')
@@ -563,8 +563,12 @@ _RECORDS_PARTS = [
     representation.TABLE,
 ]
 """The tables of what records own (their links, citations, evidence, documents)."""
-_DATA_TABLES = [*ENTITIES, *_RECORDS_PARTS, *search.DATA_TABLES]
-"""The tables a snapshot fills."""
+
+
+def _data_tables(on_sqlite: bool) -> list[str]:
+    """The tables a snapshot fills, on SQLite or on PostgreSQL (their search indexes differ)."""
+    index = search.SQLITE_TABLES if on_sqlite else search.POSTGRESQL_TABLES
+    return [*ENTITIES, *_RECORDS_PARTS, *index]
 
 
 def _clear(connection: sa.Connection) -> None:

@@ -150,9 +150,8 @@ def entry(entity: str, record_id: str, row: dict[str, Any]) -> Entry | None:
 # a typo corrected to it finds nothing, as the word itself would).
 
 ENTRY_TABLE = "search_index_entry"
-DATA_TABLES = (SEARCH_TABLE, ENTRY_TABLE, VOCABULARY_TABLE)
-"""The index's tables on SQLite (`scn mirror` builds their secondary indexes after a first
-snapshot)."""
+SQLITE_TABLES = (SEARCH_TABLE, ENTRY_TABLE, VOCABULARY_TABLE)
+"""The index's tables on SQLite."""
 POSTGRESQL_TABLES = (SEARCH_TABLE, VOCABULARY_TABLE)
 """The index's tables on PostgreSQL."""
 Key = tuple[str, str]

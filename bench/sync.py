@@ -8,7 +8,7 @@ For each size (BENCH_SYNC_RECORDS, default "100000,1000000"): a synthetic source
 kept in bench/var/ between runs) served by `scn serve`; then
 1. the source streams /v2/export twice, as the mirror asks for it (gzip): the first rendering
    and the kept copy the mirror then reads. No client can be faster than these;
-2. the mirror's own preparation (documents, content hashes, search entries: `mirror.ready_lines`
+2. the mirror's own preparation (documents, content hashes, search entries: `mirror.ready_pieces`
    in its preparing processes, as a snapshot runs it) over that kept copy, nothing written: the
    most a snapshot can do on this machine while the copy makes these itself;
 3. `scn mirror` takes a snapshot into each target engine (BENCH_SYNC_ENGINES, default

@@ -9,6 +9,7 @@ writing one `change` row per record with the next sequence number. Same seeds tw
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from app import models, references, representation, search
+from app.api.records import shown_order
 from app.bulk import BulkWriter, Key
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
@@ -83,10 +85,14 @@ class EntityRows:
         return self._entry[0]
 
     def _compute_hash(self) -> str:
+        # Link rows in the order the API shows them: a list that is only reordered is a change
+        # (revision 0011 moved the hashes stored before, which sorted every table's rows).
         canonical = {
             "row": self.row,
             "links": {
-                table: sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+                table: [
+                    json.dumps(r, sort_keys=True, default=str) for r in shown_order(table, rows)
+                ]
                 for table, rows in sorted(self.links.items())
             },
         }
@@ -364,7 +370,7 @@ def seed_rows(entity: str, record: BaseModel, evidence: Sequence[LocatedQuote] =
             {
                 "entity_type": entity,
                 "entity_id": record.id,  # type: ignore[attr-defined]
-                "field_path": q.path,
+                "field_path": published_path(entity, q.path, rows),
                 "source_id": q.source,
                 "quote": q.quote,
                 "section": q.section,
@@ -384,6 +390,23 @@ def seed_rows(entity: str, record: BaseModel, evidence: Sequence[LocatedQuote] =
             for c in record.cited_sources()
         ]
     return rows
+
+
+_INDEXED = re.compile(r"(\w+)\[(\d+)\]")
+
+
+def published_path(entity: str, path: str, rows: EntityRows) -> str:
+    """A field path as the seeds write it (`figures[0]`: the first figure the seed file lists)
+    as the API publishes it (`figures[3]`: the fourth of the record's figures as shown, by key).
+    The two differ where the API shows a list in an order of its own (`shown_order`)."""
+    indexed = _INDEXED.match(path)
+    if indexed is None or indexed[1] not in models.LIST_FIELDS.get(entity, {}):
+        return path
+    link_table = models.LIST_FIELDS[entity][indexed[1]]
+    items = rows.links[link_table]
+    item = items[int(indexed[2])]
+    shown = next(i for i, r in enumerate(shown_order(link_table, items)) if r is item)
+    return f"{indexed[1]}[{shown}]{path[indexed.end() :]}"
 
 
 def content_digest(planned: dict[str, dict[str, EntityRows]]) -> str:

@@ -651,5 +651,20 @@ OWNED_LINKS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 """entity -> the link tables (and their owner column) that are part of its records."""
+LIST_FIELDS: dict[str, dict[str, str]] = {
+    "country": {"strategy_organisations": "country_strategy_organisation"},
+    "city": {"leaders": "city_leader", "themes": "city_theme"},
+    "organisation": {"relations": "organisation_relation"},
+    "cooperation": {"members": "cooperation_member"},
+    "practice": {
+        "figures": "practice_figure",
+        "organisations": "practice_organisation",
+        "cooperations": "practice_cooperation",
+        "cities": "practice_city",
+        "themes": "practice_theme",
+    },
+}
+"""entity -> its list fields (as the seeds and API v2 name them) whose items are the rows of a
+link table it owns, one row an item."""
 RECORD_LINKS = [("citation", "entity_id"), ("evidence", "entity_id")]
 """Link tables every entity's records own, told apart by `entity_type`."""

@@ -13,17 +13,16 @@ from the code that made them without `scn db check` saying so.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from operator import itemgetter
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from app import codec, i18n
-from app.api.records import V1, V2, Context, Row, build
+from app.api.records import V1, V2, Context, Row, build, shown_order
 from app.models import ENTITIES, OWNED_LINKS, table
 
 TABLE = "representation"
@@ -132,14 +131,12 @@ def render_held(
     if entity != "source":  # sources cite nothing
         citations: dict[str, list[Row]] = defaultdict(list)
         for row, links in records:
-            citations[row["id"]] = sorted(links.get("citation", []), key=_citation_order)
+            citations[row["id"]] = shown_order("citation", links.get("citation", []))
         held[("citation", entity, *ids)] = citations
     for link_table, column in OWNED_LINKS.get(entity, ()):
-        order = _link_order(link_table)
         grouped: dict[str, list[Row]] = defaultdict(list)
         for row, links in records:
-            found = links.get(link_table, [])
-            grouped[row["id"]] = sorted(found, key=order) if order else list(found)
+            grouped[row["id"]] = shown_order(link_table, links.get(link_table, []))
         held[(link_table, column, *sorted(set(ids)))] = grouped
     return render_rows(None, entity, rows, held)
 
@@ -153,19 +150,6 @@ def orders_by_code_point(connection: sa.Connection) -> bool:
         sa.text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
     ).scalar_one()
     return str(collation).split(".")[0] in ("C", "POSIX")
-
-
-def _citation_order(citation: Row) -> str:
-    return str(citation["source_id"])  # as _citations orders them: by source (stable: by row)
-
-
-def _link_order(link_table: str) -> Callable[[Row], Any] | None:
-    """How the builders' query orders a link table's rows (its primary key); None when that
-    key is a row number, which follows the order the rows were written in."""
-    key = [c.name for c in table(link_table).primary_key.columns]
-    if key == ["id"]:
-        return None
-    return itemgetter(*key)  # one column's value, or a tuple of several: either sorts alike
 
 
 def every_id(connection: sa.Connection, entity: str) -> list[str]:

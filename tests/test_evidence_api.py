@@ -3,6 +3,7 @@ the seeds with offsets that point at the passage in the stored text, the export 
 feed carry the same evidence (a mirror can serve it), and v1 stays as it was."""
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ import yaml
 from app.api.collections import COLLECTION_LIST
 from app.api.records import V2
 from app.db import create_engine
-from app.loader import load
+from app.loader import load, seed_rows
+from app.models import LIST_FIELDS
+from app.record_rows import record_rows
+from app.seed_reader import read_seeds
 from app.seed_schema import SEED_FILES
 from app.settings import PROJECT_ROOT
 from app.sync import export_pieces
@@ -25,6 +29,7 @@ from tests.test_evidence import every_quote, plain
 from tests.test_mirror import mirror_cli
 
 PATHS = {c.entity: c.path for c in COLLECTION_LIST}
+INDEXED = re.compile(r"(\w+)\[(\d+)\]")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,7 @@ def test_every_quote_of_the_seeds_is_served_with_offsets_into_its_text(api: http
         key = (entity_of[name], record_id)
         if key[0] == "contact_point" and record_id in personal_contact_points():
             continue  # withheld, with its evidence (the test below)
-        expected.setdefault(key, []).append((path, source, plain(quote)))
+        expected.setdefault(key, []).append((_unnumbered(key[0], path), source, plain(quote)))
     texts: dict[str, str] = {}
     served_count = 0
     for (entity, record_id), quotes in expected.items():
@@ -66,10 +71,59 @@ def test_every_quote_of_the_seeds_is_served_with_offsets_into_its_text(api: http
             passage = text[item["start"] : item["end"]]
             assert plain(passage) == plain(item["quote"]), (record_id, item)
             assert item["source"]["href"] == f"/v2/sources/{item['source']['id']}"
-            served.append((item["field"], item["source"]["id"], plain(item["quote"])))
+            served.append(
+                (_unnumbered(entity, item["field"]), item["source"]["id"], plain(item["quote"]))
+            )
         assert served == quotes, record_id
         served_count += len(served)
     assert served_count > 200
+
+
+def _unnumbered(entity: str, path: str) -> str:
+    """`path` without the index into a list the API may show in an order of its own (the next
+    test checks those indexes)."""
+    indexed = INDEXED.match(path)
+    if indexed and indexed[1] in LIST_FIELDS.get(entity, {}):
+        return f"{indexed[1]}[]{path[indexed.end() :]}"
+    return path
+
+
+def test_an_index_in_a_path_counts_in_the_list_as_the_record_shows_it(api: httpx.Client) -> None:
+    """Where the API shows a list in an order of its own (a practice's figures by key, its
+    partners, cities and themes by id), the item at a quote's `field` in the published record is
+    the item the curators quoted for at that place in the seed file."""
+    seeds = read_seeds(SEEDS)
+    checked = 0
+    for entity, fields in LIST_FIELDS.items():
+        for record_id, quotes in seeds.evidence.get(entity, {}).items():
+            written = seed_rows(entity, seeds.records[entity][record_id]).links  # seed order
+            response = api.get(f"/v2/{PATHS[entity]}/{record_id}")
+            shown = record_rows(entity, response.json()).links  # the published order
+            served = evidence(api, entity, record_id)["evidence"]
+            for quote, item in zip(quotes, served, strict=True):
+                at_seed = INDEXED.match(quote.path)
+                if at_seed is None or at_seed[1] not in fields:
+                    assert item["field"] == quote.path
+                    continue
+                at_shown = INDEXED.match(item["field"])
+                assert at_shown is not None and at_shown[1] == at_seed[1], item
+                assert item["field"][at_shown.end() :] == quote.path[at_seed.end() :]
+                link_table = fields[at_seed[1]]
+                assert (
+                    shown[link_table][int(at_shown[2])] == written[link_table][int(at_seed[2])]
+                ), (entity, record_id, quote.path, item["field"])
+                checked += 1
+    assert checked > 50
+
+
+def test_the_quote_for_98_institutions_is_on_the_figure_98(api: httpx.Client) -> None:
+    items = evidence(api, "practice", "train-the-trainer")["evidence"]
+    (institutions,) = [i for i in items if "98 institutions" in i["quote"]]
+    figures = api.get("/v2/practices/train-the-trainer").json()["figures"]
+    at = INDEXED.match(institutions["field"])
+    assert at is not None and at[1] == "figures"
+    assert figures[int(at[2])]["key"] == "institutions"
+    assert figures[int(at[2])]["value"] == 98
 
 
 def test_the_viborg_population_quote(api: httpx.Client) -> None:

@@ -8,6 +8,10 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401  (the tables)
 from app import migrate
 from app.db import create_engine
+from app.loader import load, stored_digest
+from app.models import ENTITIES
+from app.models import table as model_table
+from tests.conftest import SEEDS
 
 
 def test_one_head_only() -> None:
@@ -141,3 +145,45 @@ def test_a_filtered_page_is_read_in_order_from_the_index(migrated_sqlite_file: o
 def test_the_head_revision_the_code_expects_is_alembics_head() -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
     assert migrate.head_revision() == script.get_current_head()
+
+
+def test_revision_0011_moves_each_stored_hash_to_the_form_that_sees_order_and_back(
+    loaded_database_url: str,
+) -> None:
+    """Before 0011 a hash sorted every list's rows, so SSP's members (schools, social services,
+    police) hashed as if they were sorted. The upgrade moves each stored hash to the form the
+    loader computes now, and the data set's digest with them: a load of the same seeds then
+    changes nothing. The downgrade moves them back."""
+    url = loaded_database_url
+    at_head = _hashes(url)
+    migrate.downgrade(url, "0010")
+    at_0010 = _hashes(url)
+    assert at_0010["cooperation/ssp"] != at_head["cooperation/ssp"]
+    assert at_0010["state"] != at_head["state"]
+    migrate.upgrade(url)
+    assert _hashes(url) == at_head
+    engine = create_engine(url)
+    try:
+        assert not load(engine, SEEDS).changed
+    finally:
+        engine.dispose()
+
+
+def _hashes(url: str) -> dict[str, str]:
+    """Every record's stored content hash, and the data set's digest (checked against them)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            hashes = {
+                f"{entity}/{record_id}": content_hash
+                for entity in ENTITIES
+                for record_id, content_hash in connection.execute(
+                    sa.select(model_table(entity).c.id, model_table(entity).c.content_hash)
+                )
+            }
+            state = connection.execute(sa.text("SELECT content_digest FROM dataset_state"))
+            hashes["state"] = state.scalar_one()
+            assert hashes["state"] == stored_digest(connection)
+    finally:
+        engine.dispose()
+    return hashes

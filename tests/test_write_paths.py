@@ -17,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from app import codec, migrate, search
+from app.api.evidence import evidence_of
+from app.api.records import V2
 from app.db import create_engine, is_sqlite
 from app.loader import RecordWriter, load, write_transaction
 from app.mirror import _parse_time
@@ -377,7 +379,7 @@ def test_progress_without_a_terminal_is_plain_periodic_lines(database_url: str) 
 
 
 def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, seeds: Path) -> None:
-    """A replaced record's link rows (its figures, partners, citations) are written again only
+    """A replaced record's link rows (its members, partners, citations) are written again only
     where they differ from those stored: reordered or removed ones are what the new seeds say,
     in their order (row numbers follow it), and the stored documents follow; unchanged ones
     stay as they were."""
@@ -385,7 +387,7 @@ def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, s
     try:
         load(engine, seeds)
         kept_before = _link_rows(engine, "citation", "entity_id", "dti", with_id=True)
-        edit_record(seeds, "practices.yaml", "train-the-trainer", _reverse_figures)
+        edit_record(seeds, "cooperations.yaml", "ssp", lambda r: r["members"].reverse())
         edit_record(
             seeds,
             "practices.yaml",
@@ -398,15 +400,10 @@ def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, s
         result = load(engine, seeds)
         assert result.updated == 3
 
-        figure_keys = [
-            "awareness-training-length",
-            "follow-up-sessions-per-year",
-            "follow-up-session-length",
-            "resource-person-course-length",
-            "institutions",
-        ]
-        figures = _link_rows(engine, "practice_figure", "practice_id", "train-the-trainer")
-        assert [row["key"] for row in figures] == figure_keys
+        members = _link_rows(engine, "cooperation_member", "cooperation_id", "ssp")
+        assert [row["sector"] for row in members] == ["police", "social services", "schools"]
+        shown = _document(engine, "cooperation", "ssp")["members"]
+        assert [member["sector"] for member in shown] == ["police", "social services", "schools"]
         partners = _link_rows(
             engine,
             "practice_organisation",
@@ -424,6 +421,36 @@ def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, s
     finally:
         engine.dispose()
     assert drifts(database_url) == []
+
+
+def test_a_list_only_reordered_is_a_change_where_the_record_shows_its_order(
+    database_url: str, seeds: Path
+) -> None:
+    """A cooperation's members are shown in the seeds' order: reversing them is a change (a new
+    version, the new order published). A practice's figures are shown by key: reversing them,
+    with the quotes that support them, changes nothing the API publishes (record or evidence),
+    so it is no change either."""
+    engine = create_engine(database_url)
+    try:
+        load(engine, seeds)
+        quotes = _evidence_served(engine, "practice", "train-the-trainer")
+        edit_record(seeds, "cooperations.yaml", "ssp", lambda r: r["members"].reverse())
+        edit_record(seeds, "practices.yaml", "train-the-trainer", _reverse_figures)
+        result = load(engine, seeds)
+        assert (result.created, result.updated, result.deleted) == (0, 1, 0)
+        ssp = _document(engine, "cooperation", "ssp")
+        assert ssp["version"] == 2
+        assert [m["sector"] for m in ssp["members"]] == ["police", "social services", "schools"]
+        assert _document(engine, "practice", "train-the-trainer")["version"] == 1
+        assert _evidence_served(engine, "practice", "train-the-trainer") == quotes
+        assert load(engine, seeds).updated == 0
+    finally:
+        engine.dispose()
+
+
+def _evidence_served(engine: sa.Engine, entity: str, record_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return evidence_of(connection, entity, [record_id], V2)[record_id]
 
 
 def _reverse_figures(record: dict[str, Any]) -> None:

@@ -19,7 +19,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
@@ -154,6 +155,29 @@ def links(entity: str, record_id: str, api: str = V1) -> dict[str, str]:
     return out
 
 
+def shown_order(link_table: str, rows: Iterable[Row]) -> list[Row]:
+    """A record's rows of `link_table` in the order its record shows them, the same on every
+    engine and collation (code points, as Python sorts): by the table's key, a practice's
+    figures by theirs, a citation by its source; where the key is a row number (a city's
+    leaders, a cooperation's members, a record's evidence), in the order they were written."""
+    order = _shown_by(link_table)
+    return sorted(rows, key=order) if order else list(rows)
+
+
+@cache
+def _shown_by(link_table: str) -> Callable[[Row], Any] | None:
+    if link_table in _SHOWN_BY:
+        return _SHOWN_BY[link_table]
+    key = [c.name for c in table(link_table).primary_key.columns]
+    return None if key == ["id"] else itemgetter(*key)  # a value, or a tuple: either sorts
+
+
+_SHOWN_BY: dict[str, Callable[[Row], Any]] = {
+    "citation": itemgetter("source_id"),  # one citation a source (a unique key)
+    "practice_figure": itemgetter("key"),  # one figure a key (a unique key)
+}
+
+
 def published(
     query: sa.Select[Any], entity: str, t: sa.Table, *, personal_contacts: bool
 ) -> sa.Select[Any]:
@@ -235,6 +259,8 @@ class Context:
             query = sa.select(t).where(t.c[column].in_(id_list)).order_by(*order)
             for row in self.db.execute(query).mappings():
                 out[row[column]].append(row)
+            for owner, found in out.items():
+                out[owner] = shown_order(link_table, found)
         self.link_rows[key] = out
         return out
 
@@ -292,6 +318,8 @@ def _citations(ctx: Context, entity: str, ids: list[str]) -> dict[str, list[Row]
     )
     for row in ctx.db.execute(query).mappings():
         out[row["entity_id"]].append(row)
+    for owner, found in out.items():
+        out[owner] = shown_order("citation", found)
     return out
 
 
@@ -529,7 +557,7 @@ def _practice(ctx: Context, rows: Sequence[Row]) -> list[Dict]:
                         "per": f["per"],
                         "approximate": f["approximate"],
                     }
-                    for f in sorted(figures[r["id"]], key=lambda f: f["key"])
+                    for f in figures[r["id"]]  # shown by key (shown_order)
                 ],
                 "organisations": [
                     ctx.role_ref("organisation", o["organisation_id"], o["role"], o["note"])

@@ -120,8 +120,9 @@ class EvidenceItem(v1.WireModel):
     field: Annotated[
         str,
         v1.described(
-            "The value's field path in the record, as the seeds write it "
-            "(`population`, `leaders[0]`, `period`; a path covers everything inside it)",
+            "The value's field path in the record as the API shows it (`population`, "
+            "`leaders[0]`, `period`; an index counts in the list as the record lists it; a "
+            "path covers everything inside it)",
             "population",
         ),
     ]

@@ -411,31 +411,47 @@ def published_path(entity: str, path: str, rows: EntityRows) -> str:
 
 def content_digest(planned: dict[str, dict[str, EntityRows]]) -> str:
     """One hash for the whole data set: equal digests, equal data."""
-    return _digest(
-        (entity, record_id, records[record_id].content_hash())
+    return digest_of(
+        (entity, record_id, rows.content_hash())
         for entity, records in planned.items()
-        for record_id in sorted(records)
+        for record_id, rows in records.items()
     )
 
 
 def stored_digest(connection: sa.Connection) -> str:
     """The same digest, over what a database holds (a mirror's own data)."""
-    return _digest(
+    return digest_of(
         (entity, record_id, content_hash)
         for entity in models.ENTITIES
         for record_id, content_hash in connection.execute(
-            sa.select(_table(entity).c.id, _table(entity).c.content_hash).order_by(
-                _table(entity).c.id
-            )
+            sa.select(_table(entity).c.id, _table(entity).c.content_hash)
         )
     )
 
 
-def _digest(items: Iterable[tuple[str, str, str]]) -> str:
-    digest = hashlib.sha256()
-    for entity, record_id, content_hash in items:
-        digest.update(f"{entity}/{record_id}/{content_hash}\n".encode())
-    return digest.hexdigest()
+# The digest is the sum, modulo 2^256, of one SHA-256 per record (of its entity, id and content
+# hash): a multiset hash. It does not depend on the order records are read in (a database's
+# collation), and a change moves it by what changed alone, so that a catch-up of ten changes
+# does not read a million hashes to say what the copy now holds.
+_DIGEST_MODULUS = 1 << 256
+
+
+def digest_term(entity: str, record_id: str, content_hash: str) -> int:
+    """What one record adds to the digest."""
+    text = f"{entity}/{record_id}/{content_hash}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest(), "big")
+
+
+def digest_of(records: Iterable[tuple[str, str, str]]) -> str:
+    """The digest of records given as (entity, id, content hash)."""
+    return moved_digest(0, sum(digest_term(*record) for record in records))
+
+
+def moved_digest(digest: str | int, change: int) -> str:
+    """`digest` (hex, or its number) after `change`: the terms of the records written less
+    those of the records replaced or removed."""
+    start = int(digest, 16) if isinstance(digest, str) else digest
+    return format((start + change) % _DIGEST_MODULUS, "064x")
 
 
 # --- applying -------------------------------------------------------------------------------
@@ -821,9 +837,21 @@ class ReadyPiece(NamedTuple):
     entries: list[tuple[str, ...]]
     """Each entry's fields but its vocabulary (`search.Entry[:7]`)"""
     vocabulary: list[str]
+    digest_terms: list[int]
+    """What each record adds to the data set's digest (`digest_term`)"""
 
 
 _LOOKUP_CHUNK = 500  # ids per lookup statement
+
+
+def _stored_hashes(bulk: BulkWriter, entity: str, ids: list[str]) -> Iterator[tuple[str, str]]:
+    """(id, content hash) of the records among `ids` that the database holds."""
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        marks = ", ".join(bulk.mark for _ in chunk)
+        yield from bulk.query(
+            f'SELECT id, content_hash FROM "{entity}" WHERE id IN ({marks})', chunk
+        )
 
 
 class _LinkRows(NamedTuple):
@@ -964,6 +992,9 @@ class RecordWriter:
         self._gone: dict[str, list[str]] = {}  # entity -> ids whose stored rows go first
         self._new: list[_Pending] = []
         self._pieces: list[ReadyPiece] = []
+        self.digest_change = 0
+        """How much the data set's digest moved (`moved_digest`): the records written less
+        those they replaced or removed"""
 
     def write(
         self,
@@ -983,6 +1014,7 @@ class RecordWriter:
         self._take(entity, record_id, replace)
         digest = content_hash or rows.content_hash()
         self._new.append(_Pending(entity, record_id, rows, version, updated_at, digest, rendered))
+        self.digest_change += digest_term(entity, record_id, digest)
         self._flush_if_full()
 
     def write_piece(self, piece: ReadyPiece, *, replace: bool) -> None:
@@ -990,6 +1022,7 @@ class RecordWriter:
         for entity, record_id, _ in piece.records:
             self._take(entity, record_id, replace)
         self._pieces.append(piece)
+        self.digest_change += sum(piece.digest_terms)
         self._flush_if_full()
 
     def remove(self, entity: str, record_id: str) -> None:
@@ -1039,6 +1072,10 @@ class RecordWriter:
         new_entries = {(e[0], e[1]): tuple(e[2:7]) for e in entries} if self._gone else {}
         new = _LinkRows.group(rows) if self._gone else {}
         for entity, ids in self._gone.items():
+            self.digest_change -= sum(
+                digest_term(entity, record_id, content_hash)
+                for record_id, content_hash in _stored_hashes(bulk, entity, ids)
+            )
             records = [(entity, i) for i in ids]
             for link in _LinkRows.tables_of(entity):
                 same = link.unchanged(bulk, entity, ids, new.get(link.table, {}))

@@ -32,6 +32,8 @@ from app.loader import (
     ReadyPiece,
     RecordWriter,
     Row,
+    digest_term,
+    moved_digest,
     stored_digest,
     stored_row,
     stored_rows,
@@ -196,6 +198,7 @@ class Mirror:
                     writer.write_piece(piece, replace=False)
                 writer.flush()
                 count = step.done
+            digest_change = writer.digest_change
             if indexes:
                 with self.tracker.step("indexes", total=len(indexes), unit="indexes") as step:
                     for definition in indexes:
@@ -211,6 +214,7 @@ class Mirror:
                 last_seq=last_seq,
                 history_start=last_seq,
                 load_id=load_id,
+                digest=moved_digest(0, digest_change),  # the copy held nothing before
                 snapshot=True,
             )
         return RunResult("snapshot", count, last_seq, count, time.monotonic() - started)
@@ -243,7 +247,7 @@ class Mirror:
         started = time.monotonic()
         with write_transaction(engine) as connection:
             load_id = _new_load(connection, None)
-            applied, cursor = self._apply_pages(connection, since, load_id)
+            applied, cursor, digest_change = self._apply_pages(connection, since, load_id)
             meta = self._get("/v2/meta")
             _set_state(
                 connection,
@@ -252,6 +256,7 @@ class Mirror:
                 last_seq=cursor,
                 history_start=None,
                 load_id=load_id,
+                digest=moved_digest(_digest_held(connection), digest_change),
                 snapshot=False,
             )
         return RunResult("changes", applied, cursor, applied, time.monotonic() - started)
@@ -265,7 +270,9 @@ class Mirror:
                 self._wait(attempt, exc)
         raise AssertionError("unreachable: the last attempt raises")
 
-    def _apply_pages(self, connection: sa.Connection, since: int, load_id: int) -> tuple[int, int]:
+    def _apply_pages(
+        self, connection: sa.Connection, since: int, load_id: int
+    ) -> tuple[int, int, int]:
         """Apply the change feed after `since`, page by page, in a pipeline: pages are fetched
         one ahead, and their upserts prepared up to `apart.AHEAD` pieces ahead of the page
         being written (in other processes, each piece in whichever is free, for a feed of
@@ -307,7 +314,7 @@ class Mirror:
                     step.set_done(cursor - since)
             writer.flush()
             writer.bulk.flush()
-            return applied, cursor
+            return applied, cursor, writer.digest_change
 
     def _pages(self, fetcher: Executor, since: int) -> Iterator[dict[str, Any]]:
         """The change feed's pages after `since`, each next one fetched while this is used."""
@@ -469,10 +476,11 @@ def ready_lines(lines: list[bytes], *, render: bool, dialect: str) -> ReadyPiece
 def ready_records(records: list[dict[str, Any]], *, render: bool, dialect: str) -> ReadyPiece:
     """`prepare_records`, the records then made ready for the writer of `dialect`."""
     converter = Converter.named(dialect)
-    piece = ReadyPiece([], {}, [], [])
+    piece = ReadyPiece([], {}, [], [], [])
     vocabulary: set[str] = set()
     for p in prepare_records(records, render=render):
         piece.records.append((p.entity, p.record_id, p.rendered is not None))
+        piece.digest_terms.append(digest_term(p.entity, p.record_id, p.rows.content_hash()))
         for key, values in p.converted_rows(converter):
             piece.rows.setdefault(key, []).append(values)
         if (entry := p.rows.search_entry(p.entity, p.record_id)) is not None:
@@ -596,6 +604,13 @@ def _new_load(connection: sa.Connection, dataset_version: str | None) -> int:
     )
 
 
+def _digest_held(connection: sa.Connection) -> str:
+    """The digest of what the copy holds, as its last run left it."""
+    state = _table("dataset_state")
+    held = connection.execute(sa.select(state.c.content_digest)).scalar_one_or_none()
+    return held if held else stored_digest(connection)
+
+
 def _set_state(
     connection: sa.Connection,
     source: str,
@@ -604,10 +619,10 @@ def _set_state(
     last_seq: int,
     history_start: int | None,
     load_id: int,
+    digest: str,
     snapshot: bool,
 ) -> None:
     now = datetime.now(UTC)
-    digest = stored_digest(connection)
     loads = _table("dataset_load")
     connection.execute(
         sa.update(loads)

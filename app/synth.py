@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from app import apart, i18n, models, representation, search, vocab
 from app.bulk import BulkWriter, Converter, Key
-from app.loader import EntityRows, _digest, stored_row, write_transaction
+from app.loader import EntityRows, digest_of, stored_row, write_transaction
 from app.models import OWNED_LINKS
 from app.progress import QUIET, Tracker
 
@@ -745,7 +745,7 @@ def synthesise(
             load_stats[load][counted] += 1
             first_seq[load] = first_seq[load] or seq
             last_seq[load] = seq
-        digest = _digest(sorted(hashes, key=lambda h: (entity_names.index(h[0]), h[1])))
+        digest = digest_of(hashes)
         for load in range(LOADS):
             writer.add(
                 "dataset_load",

@@ -16,7 +16,9 @@ kept in bench/var/ between runs) served by `scn serve`; then
 4. an update round changes BENCH_SYNC_UPDATE_SHARE (0.1) of the published records at the source,
    the way a load does (new versions, one change each);
 5. the source streams the whole change feed once, as the mirror pages through it (no cache);
-6. `scn mirror` catches up into each target, which must then export what the source exports.
+6. `scn mirror` catches up into each target, which must then export what the source exports;
+7. a small round (BENCH_SYNC_SMALL_SHARE, 0.0001: about a hundred changes in a million records,
+   as a copy syncing every few minutes meets) and each target's catch-up of it.
 Records/s, seconds and the mirror's peak resident memory go to bench/results/sync/sync-N.json, and
 the tables between the `sync-bench` markers of docs/PERFORMANCE.md and docs/SYNC.md.
 """
@@ -50,7 +52,7 @@ from run import free_port  # noqa: E402 (one way to choose the servers' ports)
 
 from app import apart, mirror  # noqa: E402
 from app.db import create_engine  # noqa: E402
-from app.loader import RecordWriter, stored_digest, write_transaction  # noqa: E402
+from app.loader import RecordWriter, moved_digest, write_transaction  # noqa: E402
 from app.models import ENTITIES, table  # noqa: E402
 from app.record_rows import record_rows  # noqa: E402
 
@@ -72,6 +74,9 @@ SIZES = [int(x) for x in env("BENCH_SYNC_RECORDS", "100000,1000000").split(",")]
 ENGINES = env("BENCH_SYNC_ENGINES", "sqlite,postgresql").split(",")
 SEED = int(env("BENCH_SEED", "1"))
 UPDATE_SHARE = float(env("BENCH_SYNC_UPDATE_SHARE", "0.1"))
+# Then a round as a copy syncing every few minutes meets one: about a hundred changes in a
+# million records (ten in 100,000). Its catch-up should cost the changes, not the copy's size.
+SMALL_SHARE = float(env("BENCH_SYNC_SMALL_SHARE", "0.0001"))
 POSTGRES = env("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BATCH = int(env("BENCH_SYNC_BATCH", "500"))  # changes per request, as `scn mirror --batch`
 # Up to this size, both databases' `scn export` are compared too (a full export of a million
@@ -293,7 +298,7 @@ def update_round(url: str, base: str, share: float) -> int:
                 changed += 1
             writer.flush()
             writer.bulk.flush()
-            digest = stored_digest(connection)
+            digest = moved_digest(state["content_digest"], writer.digest_change)
             connection.execute(
                 sa.update(table("dataset_load"))
                 .where(table("dataset_load").c.id == load_id)
@@ -465,6 +470,14 @@ def bench(records: int) -> dict[str, Any]:
                 figures["export_equal"] = exports_equal(source_url, url)
             result["targets"][engine]["catch_up"] = figures
             say(f"  {figures}")
+        say(f"{records}: a small round ({SMALL_SHARE:.2%} of the records)")
+        result["small_updated"] = update_round(source_url, source.base, SMALL_SHARE)
+        for engine, url in targets.items():
+            say(f"{records}: catch-up of the small round into {engine}")
+            figures = run_mirror(source.base, url)
+            figures["stored_equal"] = stored_equal(source_url, url)
+            result["targets"][engine]["small_catch_up"] = figures
+            say(f"  {figures}")
     finally:
         source.stop()
         for url in targets.values():
@@ -534,6 +547,12 @@ def report() -> str:
                     "equal" if c.get("stored_equal") and c.get("export_equal", True) else "DIFFERS"
                 )
                 rows.append(mirror_row(f"**mirror catch-up into {engine}** ({equal})", c))
+        for engine, t in r["targets"].items():
+            if "small_catch_up" in t:
+                c = t["small_catch_up"]
+                equal = "equal" if c.get("stored_equal") else "DIFFERS"
+                what = f"**mirror catch-up of {r['small_updated']:,} changes into {engine}**"
+                rows.append(mirror_row(f"{what} ({equal})", c))
     header = (
         "| size | what | records | s (process) | s (run) | records/s | peak RSS MB | load |\n"
         "|---:|---|---:|---:|---:|---:|---:|---:|\n"

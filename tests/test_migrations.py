@@ -1,5 +1,8 @@
 """Alembic: one head, up and down on both engines, and no drift between models and migrations."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -147,18 +150,22 @@ def test_the_head_revision_the_code_expects_is_alembics_head() -> None:
     assert migrate.head_revision() == script.get_current_head()
 
 
-def test_revision_0011_moves_each_stored_hash_to_the_form_that_sees_order_and_back(
+def test_revision_0011_moves_each_stored_hash_and_the_digest_to_their_new_forms_and_back(
     loaded_database_url: str,
 ) -> None:
     """Before 0011 a hash sorted every list's rows, so SSP's members (schools, social services,
-    police) hashed as if they were sorted. The upgrade moves each stored hash to the form the
-    loader computes now, and the data set's digest with them: a load of the same seeds then
-    changes nothing. The downgrade moves them back."""
+    police) hashed as if they were sorted, and the digest was one SHA-256 over every record in
+    the database's order. The upgrade moves each stored hash to the form the loader computes
+    now, and the digest to the sum a change can move: a load of the same seeds then changes
+    nothing. The downgrade moves them back."""
     url = loaded_database_url
     at_head = _hashes(url)
+    with _connected(url) as connection:
+        assert at_head["state"] == stored_digest(connection)
     migrate.downgrade(url, "0010")
     at_0010 = _hashes(url)
     assert at_0010["cooperation/ssp"] != at_head["cooperation/ssp"]
+    assert at_0010["source/scn-viborg-profile"] == at_head["source/scn-viborg-profile"]
     assert at_0010["state"] != at_head["state"]
     migrate.upgrade(url)
     assert _hashes(url) == at_head
@@ -169,21 +176,26 @@ def test_revision_0011_moves_each_stored_hash_to_the_form_that_sees_order_and_ba
         engine.dispose()
 
 
-def _hashes(url: str) -> dict[str, str]:
-    """Every record's stored content hash, and the data set's digest (checked against them)."""
+@contextmanager
+def _connected(url: str) -> Iterator[sa.Connection]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            hashes = {
-                f"{entity}/{record_id}": content_hash
-                for entity in ENTITIES
-                for record_id, content_hash in connection.execute(
-                    sa.select(model_table(entity).c.id, model_table(entity).c.content_hash)
-                )
-            }
-            state = connection.execute(sa.text("SELECT content_digest FROM dataset_state"))
-            hashes["state"] = state.scalar_one()
-            assert hashes["state"] == stored_digest(connection)
+            yield connection
     finally:
         engine.dispose()
+
+
+def _hashes(url: str) -> dict[str, str]:
+    """Every record's stored content hash, and the data set's digest."""
+    with _connected(url) as connection:
+        hashes = {
+            f"{entity}/{record_id}": content_hash
+            for entity in ENTITIES
+            for record_id, content_hash in connection.execute(
+                sa.select(model_table(entity).c.id, model_table(entity).c.content_hash)
+            )
+        }
+        state = connection.execute(sa.text("SELECT content_digest FROM dataset_state"))
+        hashes["state"] = state.scalar_one()
     return hashes

@@ -22,7 +22,7 @@ from app import codec, migrate
 from app import mirror as mirror_module
 from app.api.main import create_app
 from app.db import create_engine
-from app.loader import CRASH_AFTER_ENV, load, prune_history
+from app.loader import CRASH_AFTER_ENV, digest_of, load, prune_history
 from app.mirror import Mirror, MirrorError, Retry
 from app.models import ENTITIES, table
 from app.settings import Settings
@@ -65,6 +65,17 @@ def mirror_cli(base: str, target: str, **env: str) -> subprocess.CompletedProces
         timeout=300,
         check=False,
     )
+
+
+def held_digest(url: str) -> str:
+    """The digest a database says it holds (`/v1/meta`)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            state = connection.execute(sa.text("SELECT content_digest FROM dataset_state"))
+            return str(state.scalar_one())
+    finally:
+        engine.dispose()
 
 
 def content_hashes(url: str) -> dict[tuple[str, str], str]:
@@ -148,6 +159,11 @@ def test_a_mirror_converges_through_edits_a_crash_and_a_410(
                 assert drifts(target_url) == [], f"after {done}"
                 copied = content_hashes(target_url)  # personal contact points are withheld
                 assert copied.items() <= content_hashes(source_url).items(), f"after {done}"
+                # The catch-up moved the digest by what changed: it is that of every hash.
+                assert held_digest(target_url) == digest_of(
+                    (entity, record_id, content_hash)
+                    for (entity, record_id), content_hash in copied.items()
+                ), f"after {done}"
 
             engine = create_engine(target_url)
             with engine.connect() as connection:

@@ -844,14 +844,21 @@ class ReadyPiece(NamedTuple):
 _LOOKUP_CHUNK = 500  # ids per lookup statement
 
 
-def _stored_hashes(bulk: BulkWriter, entity: str, ids: list[str]) -> Iterator[tuple[str, str]]:
-    """(id, content hash) of the records among `ids` that the database holds."""
+def _looked_up(
+    bulk: BulkWriter, statement: str, ids: list[str], leading: Sequence[Any] = ()
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of `statement` for `ids`, `_LOOKUP_CHUNK` ids a statement: its `{marks}` is
+    the chunk's placeholders, its parameters `leading` then the chunk."""
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
         marks = ", ".join(bulk.mark for _ in chunk)
-        yield from bulk.query(
-            f'SELECT id, content_hash FROM "{entity}" WHERE id IN ({marks})', chunk
-        )
+        yield from bulk.query(statement.format(marks=marks), [*leading, *chunk])
+
+
+def _stored_hashes(bulk: BulkWriter, entity: str, ids: list[str]) -> Iterator[tuple[str, str]]:
+    """(id, content hash) of the records among `ids` that the database holds."""
+    statement = f'SELECT id, content_hash FROM "{entity}" WHERE id IN ({{marks}})'
+    yield from _looked_up(bulk, statement, ids)
 
 
 class _LinkRows(NamedTuple):
@@ -923,18 +930,14 @@ class _LinkRows(NamedTuple):
         stored: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         owner_filter = " AND ".join(f'"{c}" = {bulk.mark}' for c in self.owner_columns[:-1])
         columns = ", ".join(f'"{c}"' for c in self.compared)
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = ids[start : start + _LOOKUP_CHUNK]
-            marks = ", ".join(bulk.mark for _ in chunk)
-            found = bulk.query(
-                f'SELECT "{self.owner_columns[-1]}", {columns} FROM "{self.table}" '
-                f"WHERE {owner_filter + ' AND ' if owner_filter else ''}"
-                f'"{self.owner_columns[-1]}" IN ({marks})'
-                + (' ORDER BY "id"' if self.ordered else ""),
-                [*([entity] if owner_filter else []), *chunk],
-            )
-            for row in found:
-                stored.setdefault((entity, row[0]), []).append(tuple(row[1:]))
+        statement = (
+            f'SELECT "{self.owner_columns[-1]}", {columns} FROM "{self.table}" '
+            f"WHERE {owner_filter + ' AND ' if owner_filter else ''}"
+            f'"{self.owner_columns[-1]}" IN ({{marks}})'
+            + (' ORDER BY "id"' if self.ordered else "")
+        )
+        for row in _looked_up(bulk, statement, ids, [entity] if owner_filter else []):
+            stored.setdefault((entity, row[0]), []).append(tuple(row[1:]))
         same = Counter if not self.ordered else list
         return {
             (entity, record_id)

@@ -14,6 +14,7 @@ behind its primary it is.
 
 import contextlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from sqlalchemy.engine import make_url
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 3
 SQLITE_PROGRESS_STEPS = 1_000  # virtual machine instructions between deadline checks
+
+logger = logging.getLogger("app.db")
 
 DEADLINE = "deadline"  # key in a SQLite connection's `info`: when its statements are stopped
 
@@ -165,6 +168,21 @@ def read_transaction(engine: sa.Engine) -> sa.Connection:
         )
     connection.begin()
     return connection
+
+
+def close_read(connection: sa.Connection) -> None:
+    """Close a connection that only read (`read_transaction`), even if its database is gone.
+
+    Closing ends the transaction with a ROLLBACK, which fails on a connection the server has
+    already dropped (a restart, a failover, an administrator). The connection is returned to the
+    pool all the same, which checks it before it is used again, and a read-only transaction
+    leaves nothing to undo: the failure is logged, not raised. Raising would break a body
+    already sent whole, or, where a streamed body is closed by the garbage collector, reach no
+    one but the process's stderr."""
+    try:
+        connection.close()
+    except sa.exc.DBAPIError as error:
+        logger.warning("closing a read: the database connection was already gone (%s)", error.orig)
 
 
 def stop_at_deadline(

@@ -7,7 +7,9 @@ more than read access: it runs as a role that may only connect and SELECT, and i
 to (or creates) a SQLite file.
 """
 
+import asyncio
 import hashlib
+import logging
 import shutil
 import time
 import uuid
@@ -17,10 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
 
 from app import migrate
+from app.api.caching import streamed
 from app.api.collections import COLLECTION_LIST
-from app.db import create_engine
+from app.db import create_engine, read_transaction
 from app.loader import load
 from tests.conftest import SEEDS, PostgresServer
 from tests.live import client, live_server
@@ -137,6 +142,46 @@ def test_postgresql_outage_is_503_fast_and_the_api_recovers_without_restart() ->
             wait_until_ok(http, "/v1/cities")
             wait_until_ok(http, "/readyz")
             assert_serving(http)
+
+
+@pytest.mark.postgres
+def test_a_streamed_body_ends_whole_when_its_connection_is_dropped_after_the_last_row(
+    postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An export's rows were all read and sent when the server dropped the connection (a
+    restart, a failover): the body still ends, whole, and the pool serves the next request."""
+    engine = create_engine(postgres.create(migrated=False), read_only=True)
+    connection = read_transaction(engine)
+    backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+    def lines() -> Iterator[bytes]:
+        for n in connection.exec_driver_sql("SELECT generate_series(1, 3)").scalars():
+            yield f"{n}\n".encode()
+        with postgres.admin.connect() as admin:  # waits until the backend is gone
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({backend}, 10000)")
+
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+    response = streamed(
+        request,
+        connection,
+        lines(),
+        identity="x",
+        last_modified=None,
+        max_age=0,
+        media_type="text/plain",
+    )
+
+    assert isinstance(response, StreamingResponse)
+
+    async def body() -> bytes:
+        return b"".join([piece async for piece in response.body_iterator])
+
+    with caplog.at_level(logging.WARNING, logger="app.db"):
+        assert asyncio.run(body()) == b"1\n2\n3\n"
+    assert "already gone" in caplog.text
+    with engine.connect() as again:
+        assert again.exec_driver_sql("SELECT 1").scalar_one() == 1
+    engine.dispose()
 
 
 # --- SQLite file missing, then created ---------------------------------------------------------

@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
+from app.db import close_read
+
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 SVG = "image/svg+xml"
@@ -267,14 +269,14 @@ def streamed(
     common.update(headers or {})
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and _etag_matches(if_none_match, etags):
-        connection.close()
+        close_read(connection)
         return Response(status_code=304, headers=common)
     if use_gzip:
         common["Content-Encoding"] = "gzip"
     if request.scope.get(HEAD_REQUEST):
         # The headers do not depend on the body: a HEAD is answered without reading it (the
         # server would make the whole body, a whole export, only for it to be dropped).
-        connection.close()
+        close_read(connection)
         return StreamingResponse(iter(()), media_type=media_type, headers=common)
 
     # A rendered copy of this very body, if one was kept, is sent as it is (exports are long to
@@ -282,7 +284,7 @@ def streamed(
     kept = _export_file(request, identity, last_modified) if media_type == NDJSON else None
     pieces: Iterator[bytes]
     if kept is not None and kept.is_file():
-        connection.close()
+        close_read(connection)
         pieces = _file_pieces(kept)
     else:
         pieces = _chunks(lines)
@@ -301,6 +303,6 @@ def streamed(
                     yield chunk
             yield compressor.flush()
         finally:
-            connection.close()
+            close_read(connection)
 
     return StreamingResponse(body(), media_type=media_type, headers=common)

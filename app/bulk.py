@@ -170,7 +170,39 @@ class BulkWriter:
             for row in rows:
                 copy.write_row(row)
 
+    def upsert(self, key: Key, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows already converted for `key` now, each updating in place the row with
+        its primary key where the table holds one. `key` gives every column of the table: a
+        column left out would keep the stored row's value."""
+        table, columns = key
+        t = models.table(table)
+        if set(columns) != set(t.columns.keys()):
+            raise ValueError(f"an upsert into {table} gives every column, not {columns}")
+        primary = [c.name for c in t.primary_key.columns]
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join(self.mark for _ in columns)
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in primary)
+        conflict = ", ".join(f'"{c}"' for c in primary)
+        self.executemany(
+            f'INSERT INTO "{table}" ({names}) VALUES ({marks}) '
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+            rows,
+        )
+
     # --- other statements ---------------------------------------------------------------------
+
+    def update(
+        self,
+        table: str,
+        columns: Sequence[str],
+        key_columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+    ) -> None:
+        """UPDATE `columns` of the rows whose `key_columns` equal each row's last values (its
+        first values: the new ones, converted for the driver)."""
+        assignments = ", ".join(f'"{c}" = {self.mark}' for c in columns)
+        condition = " AND ".join(f'"{c}" = {self.mark}' for c in key_columns)
+        self.executemany(f'UPDATE "{table}" SET {assignments} WHERE {condition}', rows)
 
     def delete(self, table: str, columns: Sequence[str], keys: Iterable[Sequence[Any]]) -> None:
         """DELETE the rows whose `columns` equal each key (one indexed lookup per key)."""

@@ -448,6 +448,56 @@ def test_a_list_only_reordered_is_a_change_where_the_record_shows_its_order(
         engine.dispose()
 
 
+def test_a_record_replaced_in_place_stores_the_row_a_fresh_load_stores(
+    database_url: str, empty_database_url: str, seeds: Path
+) -> None:
+    """A replaced record's own row is updated in the columns that change, not deleted and
+    inserted again: a field removed becomes NULL, an indexed field moves in its index, and the
+    row is the one a fresh load of the same seeds stores (but its version and time)."""
+    engine, fresh = create_engine(database_url), create_engine(empty_database_url)
+    try:
+        load(engine, seeds)
+        edit_record(seeds, "organisations.yaml", "pet", _pet_renamed_without_website)
+        assert load(engine, seeds).updated == 1
+        migrate.upgrade(empty_database_url)
+        load(fresh, seeds)
+        replaced, loaded = _own_row(engine, "pet"), _own_row(fresh, "pet")
+        assert (replaced["website"], replaced["acronym"], replaced["kind"]) == (
+            None,
+            "P.E.T.",
+            "agency",
+        )
+        assert replaced["version"] == 2
+        for changes in ("version", "updated_at"):
+            del replaced[changes], loaded[changes]
+        assert replaced == loaded
+        with engine.connect() as connection:
+            agencies = connection.execute(
+                sa.text("SELECT id FROM organisation WHERE kind = 'agency'")
+            ).scalars()
+            security = connection.execute(
+                sa.text("SELECT id FROM organisation WHERE kind = 'security_service'")
+            ).scalars()
+            assert "pet" in set(agencies) and "pet" not in set(security)
+    finally:
+        engine.dispose()
+        fresh.dispose()
+    assert drifts(database_url) == []
+
+
+def _pet_renamed_without_website(record: dict[str, Any]) -> None:
+    record.update(acronym="P.E.T.", kind="agency")
+    del record["website"], record["evidence"]["website"]
+
+
+def _own_row(engine: sa.Engine, record_id: str) -> dict[str, Any]:
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.text("SELECT * FROM organisation WHERE id = :id"), {"id": record_id}
+        ).mappings()
+        return dict(row.one())
+
+
 def _evidence_served(engine: sa.Engine, entity: str, record_id: str) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         return evidence_of(connection, entity, [record_id], V2)[record_id]

@@ -174,7 +174,11 @@ def test_a_streamed_body_ends_whole_when_its_connection_is_dropped_after_the_las
     assert isinstance(response, StreamingResponse)
 
     async def body() -> bytes:
-        return b"".join([piece async for piece in response.body_iterator])
+        pieces = []
+        async for piece in response.body_iterator:
+            assert isinstance(piece, bytes)
+            pieces.append(piece)
+        return b"".join(pieces)
 
     with caplog.at_level(logging.WARNING, logger="app.db"):
         assert asyncio.run(body()) == b"1\n2\n3\n"

@@ -1,0 +1,112 @@
+"""The 10% catch-up of `scn mirror`, two versions of the code side by side, in turn.
+
+    .venv/bin/python bench/sync_side_by_side.py BEFORE AFTER    # two commits of this repository
+
+Machine speed drifts from one session to the next and within one run (docs/PERFORMANCE.md,
+"Noise"), so a change to the catch-up is measured against the code before it in the same run:
+one snapshot of the bench's synthetic publisher (`bench/sync.py`, BENCH_SYNC_RECORDS: one size,
+default 1,000,000) into each engine, one update round of 10% of the records at the publisher,
+then, ROUNDS times (SIDE_BY_SIDE_ROUNDS, default 2), each engine's copy of the snapshot (a file
+copy; `CREATE DATABASE ... TEMPLATE`) caught up by BEFORE, then by AFTER. Each commit runs from a
+worktree of its own (`PYTHONPATH`), with this checkout's virtual environment. After the first
+round each copy is compared with the publisher (ids, versions, content hashes). Prints one JSON
+line per catch-up; the run time is the one the mirror's summary line gives.
+
+Work files go to bench/var/side-by-side-<records>/ (kept, with the snapshots, so a second run
+skips making them: delete the folder after changing the snapshot's code).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+import sync
+
+ROUNDS = int(sync.env("SIDE_BY_SIDE_ROUNDS", "2"))
+RECORDS = sync.SIZES[0]
+PORT = int(sync.env("SIDE_BY_SIDE_PORT", "23042"))  # a copy follows one source URL: kept fixed
+
+
+def worktree(commit: str, folder: Path) -> Path:
+    path = folder / f"code-{commit}"
+    if not path.exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), commit], check=True, cwd=sync.ROOT
+        )
+    return path
+
+
+def main() -> None:
+    before, after = sys.argv[1:3]
+    folder = sync.VAR / f"side-by-side-{RECORDS}"
+    folder.mkdir(parents=True, exist_ok=True)
+    code = {name: worktree(name, folder) for name in (before, after)}
+    source_file, ready = folder / "source.sqlite3", folder / "ready"
+    snapshot_db = f"side_by_side_snapshot_{RECORDS}"
+    trial_db = "side_by_side_trial"
+    base = sync.POSTGRES.rsplit("/", 1)[0]
+    admin = sa.create_engine(sync.POSTGRES, isolation_level="AUTOCOMMIT")
+
+    def postgres(statement: str) -> None:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(statement)
+
+    if not ready.exists():
+        shutil.copy(sync.source_database(RECORDS), source_file)
+    sync.free_port = lambda: PORT
+    source = sync.Source(f"sqlite:///{source_file}", folder)
+    try:
+        if not ready.exists():
+            sync.say("snapshots (this checkout's code), then the update round")
+            sync.run_mirror(source.base, f"sqlite:///{folder / 'snapshot.sqlite3'}")
+            postgres(f'DROP DATABASE IF EXISTS "{snapshot_db}"')
+            postgres(f'CREATE DATABASE "{snapshot_db}"')
+            sync.run_mirror(source.base, f"{base}/{snapshot_db}")
+            sync.update_round(source.url, source.base, sync.UPDATE_SHARE)
+            ready.touch()
+        for number in range(ROUNDS):
+            for engine in sync.ENGINES:
+                for commit in (before, after):
+                    if engine == "sqlite":
+                        trial = folder / "trial.sqlite3"
+                        for suffix in ("", "-wal", "-shm"):
+                            Path(f"{trial}{suffix}").unlink(missing_ok=True)
+                        shutil.copy(folder / "snapshot.sqlite3", trial)
+                        os.sync()
+                        url = f"sqlite:///{trial}"
+                    else:
+                        postgres(f'DROP DATABASE IF EXISTS "{trial_db}"')
+                        postgres(
+                            f'CREATE DATABASE "{trial_db}" TEMPLATE "{snapshot_db}" '
+                            "STRATEGY FILE_COPY"
+                        )
+                        url = f"{base}/{trial_db}"
+                    time.sleep(3)  # the copy's writes settle
+                    os.environ["PYTHONPATH"] = str(code[commit])
+                    try:
+                        figures = sync.run_mirror(source.base, url)
+                    finally:
+                        del os.environ["PYTHONPATH"]
+                    line = {
+                        "round": number,
+                        "engine": engine,
+                        "commit": commit,
+                        "run_s": figures["run_seconds"],
+                        "changes_per_s": figures["records_per_s"],
+                        "equal": sync.stored_equal(source.url, url) if number == 0 else None,
+                        "load": figures["load"],
+                    }
+                    print(json.dumps(line), flush=True)
+    finally:
+        source.stop()
+        postgres(f'DROP DATABASE IF EXISTS "{trial_db}"')
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -91,6 +91,19 @@ class Converter:
         return out
 
 
+def require_every_column(key: Key) -> None:
+    """Raise ValueError unless `key` gives every column of its table: a row written over a
+    stored one (`BulkWriter.upsert`, an update in place) would keep the stored value of a
+    column left out."""
+    if not _gives_every_column(key):
+        raise ValueError(f"a row written over a stored one in {key[0]} gives {key[1]}")
+
+
+@cache
+def _gives_every_column(key: Key) -> bool:
+    return set(key[1]) == set(models.table(key[0]).columns.keys())
+
+
 class BulkWriter:
     """Buffered inserts (`add`, written by `flush` or when a buffer is full) and batched
     statements (`delete`, `executemany`), inside the caller's transaction."""
@@ -174,11 +187,9 @@ class BulkWriter:
         """Insert rows already converted for `key` now, each updating in place the row with
         its primary key where the table holds one. `key` gives every column of the table: a
         column left out would keep the stored row's value."""
+        require_every_column(key)
         table, columns = key
-        t = models.table(table)
-        if set(columns) != set(t.columns.keys()):
-            raise ValueError(f"an upsert into {table} gives every column, not {columns}")
-        primary = [c.name for c in t.primary_key.columns]
+        primary = [c.name for c in models.table(table).primary_key.columns]
         names = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join(self.mark for _ in columns)
         updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in primary)

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from app import models, references, representation, search
 from app.api.records import shown_order
-from app.bulk import BulkWriter, Key
+from app.bulk import BulkWriter, Key, require_every_column
 from app.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from app.migrate import head_revision
 from app.models import OWNED_LINKS, RECORD_LINKS
@@ -1199,6 +1199,7 @@ class RecordWriter:
                 self.bulk.upsert(key, updated)
             self.bulk.extend(key, [v for v in values if owner(v) not in documented])
             return
+        require_every_column(key)
         changes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         inserted = []
         for v in values:
@@ -1238,13 +1239,12 @@ def _indexed_columns(entity: str) -> tuple[str, ...]:
 
 
 def _changed_columns(key: Key, values: tuple[Any, ...], stored: Row) -> list[tuple[str, Any]]:
-    """The columns an update of a row given for `key` sets, with their new values: every
-    column an index does not hold (rewriting the row costs the same however many change), and
-    those an index holds where their value differs from the `stored` one's. A value of another
-    type counts as different: the update then writes it again, never less."""
+    """The columns an update of a row given for `key` (every column of its table:
+    `bulk.require_every_column`) sets, with their new values: every column an index does not
+    hold (rewriting the row costs the same however many change), and those an index holds
+    where their value differs from the `stored` one's. A value of another type counts as
+    different: the update then writes it again, never less."""
     table, columns = key
-    if len(columns) != len(_table(table).columns):
-        raise ValueError(f"a row updated in {table} gives every column, not {columns}")
     indexed = _indexed_columns(table)
     return [
         (column, value)

@@ -155,18 +155,47 @@ def test_revision_0011_moves_each_stored_hash_and_the_digest_to_their_new_forms_
 ) -> None:
     """Before 0011 a hash sorted every list's rows, so SSP's members (schools, social services,
     police) hashed as if they were sorted, and the digest was one SHA-256 over every record in
-    the database's order. The upgrade moves each stored hash to the form the loader computes
-    now, and the digest to the sum a change can move: a load of the same seeds then changes
-    nothing. The downgrade moves them back."""
+    the database's order. The upgrade moves each stored hash to the form that sees order (which
+    0012 moves on), and the digest to the sum a change can move; the downgrade moves them back.
+    From head and back: a load of the same seeds then changes nothing."""
+    url = loaded_database_url
+    at_head = _hashes(url)
+    migrate.downgrade(url, "0011")
+    at_0011 = _hashes(url)
+    with _connected(url) as connection:
+        assert at_0011["state"] == stored_digest(connection)
+    migrate.downgrade(url, "0010")
+    at_0010 = _hashes(url)
+    assert at_0010["cooperation/ssp"] != at_0011["cooperation/ssp"]
+    assert at_0010["source/scn-viborg-profile"] == at_0011["source/scn-viborg-profile"]
+    assert at_0010["state"] != at_0011["state"]
+    migrate.upgrade(url, "0011")
+    assert _hashes(url) == at_0011
+    migrate.upgrade(url)
+    assert _hashes(url) == at_head
+    engine = create_engine(url)
+    try:
+        assert not load(engine, SEEDS).changed
+    finally:
+        engine.dispose()
+
+
+def test_revision_0012_moves_each_stored_hash_to_compact_json_and_back(
+    loaded_database_url: str,
+) -> None:
+    """0012 hashes the same rows as orjson's compact JSON, not the standard library's. Its
+    downgrade moves every stored hash, and the digest with them, to the 0011 form (which
+    0011's own downgrade then recognises: the test above); the upgrade moves them back, and a
+    load of the same seeds then changes nothing."""
     url = loaded_database_url
     at_head = _hashes(url)
     with _connected(url) as connection:
         assert at_head["state"] == stored_digest(connection)
-    migrate.downgrade(url, "0010")
-    at_0010 = _hashes(url)
-    assert at_0010["cooperation/ssp"] != at_head["cooperation/ssp"]
-    assert at_0010["source/scn-viborg-profile"] == at_head["source/scn-viborg-profile"]
-    assert at_0010["state"] != at_head["state"]
+    migrate.downgrade(url, "0011")
+    at_0011 = _hashes(url)
+    assert [key for key in at_head if at_0011[key] == at_head[key]] == []
+    with _connected(url) as connection:
+        assert at_0011["state"] == stored_digest(connection)
     migrate.upgrade(url)
     assert _hashes(url) == at_head
     engine = create_engine(url)

@@ -1,6 +1,7 @@
 """The 10% catch-up of `scn mirror`, two versions of the code side by side, in turn.
 
     .venv/bin/python bench/sync_side_by_side.py BEFORE AFTER    # two commits of this repository
+    SIDE_BY_SIDE_RUN=snapshot .venv/bin/python bench/sync_side_by_side.py BEFORE AFTER
 
 Machine speed drifts from one session to the next and within one run (docs/PERFORMANCE.md,
 "Noise"), so a change to the catch-up is measured against the code before it in the same run:
@@ -11,6 +12,11 @@ copy; `CREATE DATABASE ... TEMPLATE`) caught up by BEFORE, then by AFTER. Each c
 worktree of its own (`PYTHONPATH`), with this checkout's virtual environment. After the first
 round each copy is compared with the publisher (ids, versions, content hashes). Prints one JSON
 line per catch-up; the run time is the one the mirror's summary line gives.
+
+With SIDE_BY_SIDE_RUN=snapshot, each commit instead takes a whole snapshot of the publisher into
+a new database of each engine, in turn. The publisher is served by this checkout's code; a copy
+made by a commit at another schema revision hashes the same rows in another form, so only the
+copies at the publisher's revision are compared with it (`equal` is null for the others).
 
 Work files go to bench/var/side-by-side-<records>/ (kept, with the snapshots, so a second run
 skips making them: delete the folder after changing the snapshot's code).
@@ -30,6 +36,7 @@ import sync
 ROUNDS = int(sync.env("SIDE_BY_SIDE_ROUNDS", "2"))
 RECORDS = sync.SIZES[0]
 PORT = int(sync.env("SIDE_BY_SIDE_PORT", "23042"))  # a copy follows one source URL: kept fixed
+RUN = sync.env("SIDE_BY_SIDE_RUN", "catch-up")  # or "snapshot"
 
 
 def worktree(commit: str, folder: Path) -> Path:
@@ -59,6 +66,10 @@ def main() -> None:
     if not ready.exists():
         shutil.copy(sync.source_database(RECORDS), source_file)
     sync.free_port = lambda: PORT
+    # The publisher runs this checkout's code: its database at this code's schema revision.
+    subprocess.run(
+        [sync.SCN, "db", "upgrade", "--database", f"sqlite:///{source_file}"], check=True
+    )
     source = sync.Source(f"sqlite:///{source_file}", folder)
     try:
         if not ready.exists():
@@ -72,19 +83,19 @@ def main() -> None:
         for number in range(ROUNDS):
             for engine in sync.ENGINES:
                 for commit in (before, after):
+                    snapshot = RUN == "snapshot"
                     if engine == "sqlite":
                         trial = folder / "trial.sqlite3"
                         for suffix in ("", "-wal", "-shm"):
                             Path(f"{trial}{suffix}").unlink(missing_ok=True)
-                        shutil.copy(folder / "snapshot.sqlite3", trial)
+                        if not snapshot:
+                            shutil.copy(folder / "snapshot.sqlite3", trial)
                         os.sync()
                         url = f"sqlite:///{trial}"
                     else:
                         postgres(f'DROP DATABASE IF EXISTS "{trial_db}"')
-                        postgres(
-                            f'CREATE DATABASE "{trial_db}" TEMPLATE "{snapshot_db}" '
-                            "STRATEGY FILE_COPY"
-                        )
+                        template = "" if snapshot else f' TEMPLATE "{snapshot_db}"'
+                        postgres(f'CREATE DATABASE "{trial_db}"{template} STRATEGY FILE_COPY')
                         url = f"{base}/{trial_db}"
                     time.sleep(3)  # the copy's writes settle
                     os.environ["PYTHONPATH"] = str(code[commit])
@@ -92,13 +103,15 @@ def main() -> None:
                         figures = sync.run_mirror(source.base, url)
                     finally:
                         del os.environ["PYTHONPATH"]
+                    comparable = number == 0 and _revision(url) == _revision(source.url)
                     line = {
                         "round": number,
+                        "run": RUN,
                         "engine": engine,
                         "commit": commit,
                         "run_s": figures["run_seconds"],
-                        "changes_per_s": figures["records_per_s"],
-                        "equal": sync.stored_equal(source.url, url) if number == 0 else None,
+                        "records_per_s": figures["records_per_s"],
+                        "equal": sync.stored_equal(source.url, url) if comparable else None,
                         "load": figures["load"],
                     }
                     print(json.dumps(line), flush=True)
@@ -106,6 +119,15 @@ def main() -> None:
         source.stop()
         postgres(f'DROP DATABASE IF EXISTS "{trial_db}"')
         admin.dispose()
+
+
+def _revision(url: str) -> str | None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

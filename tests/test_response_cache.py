@@ -1,11 +1,14 @@
 """The response cache answers exactly as the uncached path does, and sees every load at once."""
 
+import gzip
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from app.api import caching
 from app.api.main import create_app
 from app.api.response_cache import ResponseCache
 from app.db import create_engine
@@ -116,6 +119,57 @@ def test_cached_answers_are_the_uncached_ones(
     assert cache.entries
     kept = list(Path(app.state.settings.export_cache_dir).glob("export-*.ndjson"))  # type: ignore[attr-defined]
     assert len(kept) == 2  # the whole export and the one of two types
+
+
+def _raw(client_: httpx.Client, url: str, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """A response's body as sent (not decoded) and its headers."""
+    with client_.stream("GET", url, headers=headers) as response:
+        assert response.status_code == 200
+        body = b"".join(response.iter_raw())
+        return body, {k: v for k, v in response.headers.items() if k not in VARYING}
+
+
+def test_an_export_is_compressed_once_then_sent_as_kept(
+    servers: tuple[httpx.Client, httpx.Client, object],
+) -> None:
+    """Every mirror asks for the export in gzip. The first such request keeps the gzip form
+    beside the plain body; later ones are sent that file as it is, with the same headers, and
+    it decodes to the body a server without copies sends."""
+    cached, plain, app = servers
+    folder = Path(app.state.settings.export_cache_dir)  # type: ignore[attr-defined]
+    gzipped = {"Host": HOST, "Accept-Encoding": "gzip"}
+    expected = plain.get("/v2/export", headers={"Host": HOST, "Accept-Encoding": "identity"})
+
+    first, first_headers = _raw(cached, "/v2/export", gzipped)
+    assert first_headers["content-encoding"] == "gzip"
+    assert gzip.decompress(first) == expected.content
+    (kept,) = folder.glob("export-*.ndjson.gz")
+    assert kept.read_bytes() == first
+    assert kept.with_name(kept.name.removesuffix(".gz")).read_bytes() == expected.content
+
+    # The kept file is what is sent: one written at another level decodes alike and is sent.
+    kept.write_bytes(gzip.compress(expected.content, compresslevel=1, mtime=0))
+    again, again_headers = _raw(cached, "/v2/export", gzipped)
+    assert again == kept.read_bytes() != first
+    assert again_headers == first_headers
+    plain_again = cached.get("/v2/export", headers={"Host": HOST, "Accept-Encoding": "identity"})
+    assert plain_again.content == expected.content
+    assert "content-encoding" not in plain_again.headers
+
+
+def test_a_gzip_copy_goes_with_its_export(tmp_path: Path) -> None:
+    """Kept exports beyond the newest few are removed, and a gzip copy with the body it is of."""
+    for number in range(caching.EXPORT_FILES_KEPT + 2):
+        body = tmp_path / f"export-{number:02}.ndjson"
+        body.write_bytes(b"{}\n")
+        (tmp_path / f"{body.name}.gz").write_bytes(gzip.compress(b"{}\n"))
+        os.utime(body, (number, number))
+    caching._forget_old_exports(tmp_path)
+    left = sorted(path.name for path in tmp_path.iterdir())
+    newest = range(2, caching.EXPORT_FILES_KEPT + 2)
+    assert left == sorted(
+        name for n in newest for name in (f"export-{n:02}.ndjson", f"export-{n:02}.ndjson.gz")
+    )
 
 
 def test_a_load_is_seen_at_once(

@@ -16,7 +16,10 @@ line per catch-up; the run time is the one the mirror's summary line gives.
 With SIDE_BY_SIDE_RUN=snapshot, each commit instead takes a whole snapshot of the publisher into
 a new database of each engine, in turn. The publisher is served by this checkout's code; a copy
 made by a commit at another schema revision hashes the same rows in another form, so only the
-copies at the publisher's revision are compared with it (`equal` is null for the others).
+copies at the publisher's revision are compared with it (`equal` is null for the others). With
+SIDE_BY_SIDE_CODE=publisher as well, the two commits (both at this checkout's schema revision)
+serve the publisher in turn, its export streamed once in gzip first, and this checkout's code
+takes each snapshot: a change to what the publisher does for a mirror, measured.
 
 Work files go to bench/var/side-by-side-<records>/ (kept, with the snapshots, so a second run
 skips making them: delete the folder after changing the snapshot's code).
@@ -37,6 +40,7 @@ ROUNDS = int(sync.env("SIDE_BY_SIDE_ROUNDS", "2"))
 RECORDS = sync.SIZES[0]
 PORT = int(sync.env("SIDE_BY_SIDE_PORT", "23042"))  # a copy follows one source URL: kept fixed
 RUN = sync.env("SIDE_BY_SIDE_RUN", "catch-up")  # or "snapshot"
+SIDE = sync.env("SIDE_BY_SIDE_CODE", "mirror")  # or "publisher" (snapshots only)
 
 
 def worktree(commit: str, folder: Path) -> Path:
@@ -50,6 +54,8 @@ def worktree(commit: str, folder: Path) -> Path:
 
 def main() -> None:
     before, after = sys.argv[1:3]
+    if SIDE == "publisher" and RUN != "snapshot":
+        raise SystemExit("SIDE_BY_SIDE_CODE=publisher measures snapshots: set SIDE_BY_SIDE_RUN")
     folder = sync.VAR / f"side-by-side-{RECORDS}"
     folder.mkdir(parents=True, exist_ok=True)
     code = {name: worktree(name, folder) for name in (before, after)}
@@ -97,16 +103,21 @@ def main() -> None:
                         template = "" if snapshot else f' TEMPLATE "{snapshot_db}"'
                         postgres(f'CREATE DATABASE "{trial_db}"{template} STRATEGY FILE_COPY')
                         url = f"{base}/{trial_db}"
+                    if SIDE == "publisher":
+                        source.stop()
+                        source = _publisher(source_file, folder, code[commit])
                     time.sleep(3)  # the copy's writes settle
-                    os.environ["PYTHONPATH"] = str(code[commit])
+                    if SIDE == "mirror":
+                        os.environ["PYTHONPATH"] = str(code[commit])
                     try:
                         figures = sync.run_mirror(source.base, url)
                     finally:
-                        del os.environ["PYTHONPATH"]
+                        os.environ.pop("PYTHONPATH", None)
                     comparable = number == 0 and _revision(url) == _revision(source.url)
                     line = {
                         "round": number,
                         "run": RUN,
+                        "code": SIDE,
                         "engine": engine,
                         "commit": commit,
                         "run_s": figures["run_seconds"],
@@ -119,6 +130,18 @@ def main() -> None:
         source.stop()
         postgres(f'DROP DATABASE IF EXISTS "{trial_db}"')
         admin.dispose()
+
+
+def _publisher(source_file: Path, folder: Path, code: Path) -> sync.Source:
+    """The publisher served by the code in `code`, its export streamed once in gzip as a mirror
+    asks for it (what that code keeps of it, it keeps now, as after any mirror's first run)."""
+    os.environ["PYTHONPATH"] = str(code)
+    try:
+        source = sync.Source(f"sqlite:///{source_file}", folder)
+    finally:
+        del os.environ["PYTHONPATH"]
+    sync.stream_export(source.base)
+    return source
 
 
 def _revision(url: str) -> str | None:

@@ -250,6 +250,8 @@ def source_database(records: int) -> Path:
             [SCN, "synth", "--records", str(records), "--seed", str(SEED), "-d", url], check=True
         )
         partial.rename(path)
+    else:  # made by an earlier revision's code: the publisher's server needs its own
+        subprocess.run([SCN, "db", "upgrade", "--database", f"sqlite:///{path}"], check=True)
     return path
 
 

@@ -88,7 +88,7 @@ class EntityRows:
     def _compute_hash(self) -> str:
         # Link rows in the order the API shows them: a list that is only reordered is a change
         # (revision 0011). The rows as orjson's compact JSON with sorted keys, where the
-        # standard library's cost three times as much: a hash was an eighth of a mirror's
+        # standard library's cost four times as much: a hash was an eighth of a mirror's
         # preparing (revision 0012 moved the hashes stored before).
         canonical = {
             "row": self.row,

@@ -6,7 +6,7 @@ Create Date: 2026-12-04
 
 A record's content hash was a SHA-256 of its rows written by the standard library's JSON encoder
 (each link row encoded on its own, then the whole again, with `, ` and `: ` between items). That
-encoding cost three times what orjson's compact one costs for the same rows, and a hash was an
+encoding cost four times what orjson's compact one costs for the same rows, and a hash was an
 eighth of the work of `scn mirror`'s preparing processes (docs/PERFORMANCE.md). From this
 revision on, the hash is a SHA-256 of `orjson.dumps({"row": ..., "links": {table: rows in the
 order the API shows them}}, OPT_SORT_KEYS)`: the same rows, in the same order, with the same

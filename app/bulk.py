@@ -9,10 +9,11 @@ written here reads back exactly like one written through SQLAlchemy.
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
+import psycopg
 import sqlalchemy as sa
 
 from app import models
@@ -237,9 +238,20 @@ class BulkWriter:
         with self._driver_errors(sql):
             if self.sqlite:
                 return list(self.driver.execute(sql, tuple(parameters)).fetchall())
-            with self.driver.cursor() as cursor:
-                cursor.execute(sql, tuple(parameters))
+            # psycopg finds a statement's %s placeholders itself, for each statement too long
+            # for its cache: 0.8 ms for a lookup of 500 ids, 8% of a catch-up's writing
+            # process (py-spy). Numbered here, once per statement, they go as they are.
+            with psycopg.RawCursor(self.driver) as cursor:
+                cursor.execute(_numbered(sql), tuple(parameters))
                 return list(cursor.fetchall())
+
+
+@lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """`sql` with its %s placeholders as PostgreSQL's own, $1, $2, ... (the statements given to
+    `BulkWriter.query` hold no "%s" but their placeholders)."""
+    first, *rest = sql.split("%s")
+    return first + "".join(f"${number}{part}" for number, part in enumerate(rest, start=1))
 
 
 # --- indexes ----------------------------------------------------------------------------------

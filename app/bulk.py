@@ -13,7 +13,6 @@ from functools import cache, lru_cache
 from typing import Any
 
 import orjson
-import psycopg
 import sqlalchemy as sa
 
 from app import models
@@ -241,7 +240,10 @@ class BulkWriter:
             # psycopg finds a statement's %s placeholders itself, for each statement too long
             # for its cache: 0.8 ms for a lookup of 500 ids, 8% of a catch-up's writing
             # process (py-spy). Numbered here, once per statement, they go as they are.
-            with psycopg.RawCursor(self.driver) as cursor:
+            # (Imported here: a server on SQLite does not load the PostgreSQL driver.)
+            from psycopg import RawCursor
+
+            with RawCursor(self.driver) as cursor:
                 cursor.execute(_numbered(sql), tuple(parameters))
                 return list(cursor.fetchall())
 

@@ -1,4 +1,4 @@
-"""content hashes of compact JSON: the same rows hashed at a third of the cost
+"""content hashes of compact JSON: the same rows hashed at a quarter of the cost
 
 Revision ID: 0012
 Revises: 0011

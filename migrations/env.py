@@ -4,9 +4,11 @@ The URL comes from the config attribute `database_url` (set by app.migrate) or D
 Batch mode is on so that later revisions can alter tables on SQLite, which cannot ALTER much.
 """
 
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
@@ -34,6 +36,20 @@ def include_object(
 ) -> bool:
     """The search index is engine-specific DDL (revision 0002), not a model: leave it be."""
     return not (type_ == "table" and name is not None and name.startswith("search_index"))
+
+
+def run_pending_reference_checks(
+    ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]
+) -> None:
+    """After each revision, on PostgreSQL: run the foreign-key checks its writes queued, then
+    defer them again, as every foreign key is (app/models.py). Every revision runs in one
+    transaction, and PostgreSQL refuses to alter or index a table with checks pending: a row
+    updated twice (by 0012's downgrade, then 0011's) made 0009's downgrade fail with "pending
+    trigger events"."""
+    connection = ctx.connection
+    if connection is not None and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
+        connection.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
 
 
 def database_url() -> str:
@@ -87,6 +103,7 @@ def _migrate(connection: Connection, *, check_foreign_keys: bool) -> None:
         compare_type=True,
         render_item=render_item,
         include_object=include_object,
+        on_version_apply=run_pending_reference_checks,
     )
     with context.begin_transaction():
         before = context.get_context().get_current_revision()

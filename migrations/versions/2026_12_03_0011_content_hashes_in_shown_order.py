@@ -162,10 +162,3 @@ def _move(old: HashForm, new: HashForm, old_digest: DigestForm, new_digest: Dige
             connection.execute(write.values(content_hash=sa.bindparam("hash")), changes)
     if digest_moves:
         connection.execute(sa.update(state).values(content_digest=new_digest(connection)))
-    if connection.dialect.name == "postgresql":
-        # A row updated twice in one transaction (by 0012's downgrade, then here) queues a
-        # check of its deferred foreign keys, and PostgreSQL refuses to build an index on a
-        # table with checks pending (0009's downgrade, in the same transaction): run them now,
-        # then defer again, as every foreign key is (app/models.py).
-        connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
-        connection.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")

@@ -131,10 +131,3 @@ def _move(old: HashForm, new: HashForm) -> None:
             connection.execute(write.values(content_hash=sa.bindparam("hash")), changes)
     if digest_moves:
         connection.execute(sa.update(state).values(content_digest=_digest(connection)))
-    if connection.dialect.name == "postgresql":
-        # A row updated twice in one transaction (by an upgrade before this one, or here and
-        # then by 0011's downgrade) queues a check of its deferred foreign keys, and PostgreSQL
-        # refuses to build an index on a table with checks pending: run them now, then defer
-        # again, as every foreign key is (app/models.py). 0011 does the same.
-        connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
-        connection.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")

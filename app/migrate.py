@@ -13,7 +13,7 @@ from app.settings import PROJECT_ROOT
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 """The newest revision in migrations/versions: the one this code expects the database to be at
 (tests/test_migrations.py checks that it is Alembic's head)."""
 

@@ -73,9 +73,13 @@ def ref(target: str, *, nullable: bool = True, index: bool = True, **kw: Any) ->
 
 
 def one_of(column: str, values: type[StrEnum], *, nullable: bool = True) -> sa.CheckConstraint:
-    """CHECK that `column` holds a value of the vocabulary (named `<column>_allowed`)."""
-    allowed = ", ".join(f"'{v.value}'" for v in values)
-    condition = f"{column} IN ({allowed})"
+    """CHECK that `column` holds a value of the vocabulary (named `<column>_allowed`).
+
+    Written as equalities joined by OR, not as `column IN (...)`: SQLite evaluates an IN list
+    in a CHECK by building a small temporary index, again for every row written, and the
+    vocabulary checks cost about half of each organisation's and practice's insert (revision
+    0013)."""
+    condition = " OR ".join(f"{column} = '{v.value}'" for v in values)
     if nullable:
         condition = f"{column} IS NULL OR {condition}"
     return sa.CheckConstraint(condition, name=f"{column}_allowed")

@@ -1090,19 +1090,21 @@ class RecordWriter:
         entries: list[Sequence[Any]],
         again: set[tuple[str, str]],
         documented: set[tuple[str, str]],
-    ) -> tuple[dict[str, set[tuple[str, str]]], set[tuple[str, str]]]:
+    ) -> tuple[dict[str, set[tuple[str, str]]], search.Removed]:
         """Delete what the database holds of the records replaced or removed in this batch:
         the rows and documents of those removed, the documents of those whose documents are
         rendered once written, and the link rows (citations included) and search entries
         (`entries`: those to be written) that change. Returns, by link table, the records
-        whose link rows are the same as stored, and the records whose search entries are: they
-        stay, and are not written again. A catch-up mostly changes a record's own fields:
-        rewriting its unchanged links cost about half of its writes. The records written
+        whose link rows are the same as stored, and what `search.remove_many` left of the
+        entries: those the same as stored stay, and are not written again; those that change
+        keep their rows, which the new entries overwrite. A catch-up mostly changes a record's
+        own fields: rewriting its unchanged links cost about half of its writes. The records written
         again (`again`) keep their rows (`self._stored` holds them), and their documents where
         they come with the batch (`documented`): those are updated in place (`_insert`)."""
         bulk = self.bulk
         kept: dict[str, set[tuple[str, str]]] = {}
         kept_entries: set[tuple[str, str]] = set()
+        reused_entries: dict[tuple[str, str], int] = {}
         new_entries = {(e[0], e[1]): tuple(e[2:7]) for e in entries} if self._gone else {}
         new = _LinkRows.group(rows) if self._gone else {}
         for entity, ids in self._gone.items():
@@ -1127,8 +1129,10 @@ class RecordWriter:
                 [r for r in records if r not in documented],
             )
             bulk.delete(entity, ("id",), [(i,) for i in ids if i not in in_place])
-            kept_entries |= search.remove_many(self.connection, records, keep=new_entries)
-        return kept, kept_entries
+            removed = search.remove_many(self.connection, records, keep=new_entries)
+            kept_entries |= removed.kept
+            reused_entries |= removed.reused
+        return kept, search.Removed(kept_entries, reused_entries)
 
     def flush(self) -> None:
         if not self._keys:
@@ -1139,7 +1143,8 @@ class RecordWriter:
         piece_entries = [entry for piece in self._pieces for entry in piece.entries]
         again, documented = self._written_again()
         entries: list[Sequence[Any]] = [*new_entries, *piece_entries]
-        kept, kept_entries = self._clear_replaced(rows, entries, again, documented)
+        kept, removed = self._clear_replaced(rows, entries, again, documented)
+        kept_entries = removed.kept
         for key, values in rows.items():
             owners = kept.get(key[0])
             if owners:
@@ -1148,12 +1153,15 @@ class RecordWriter:
             self._insert(key, values, documented)
         bulk.flush()
         search.add_many(
-            self.connection, [e for e in new_entries if (e[0], e[1]) not in kept_entries]
+            self.connection,
+            [e for e in new_entries if (e[0], e[1]) not in kept_entries],
+            removed.reused,
         )
         search.add_rows(
             self.connection,
             [e for e in piece_entries if (e[0], e[1]) not in kept_entries],
             {word for piece in self._pieces for word in piece.vocabulary},
+            removed.reused,
         )
         # Rendered from the rows as just written, so the documents are what the API would
         # build from the database (types as the engine returns them).

@@ -171,21 +171,38 @@ def remove(connection: sa.Connection, entity: str, record_id: str) -> None:
 def put_many(connection: sa.Connection, records: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
     """Index records (entity, id, row), replacing what the index held for them."""
     records = list(records)
-    remove_many(connection, [(entity, record_id) for entity, record_id, _ in records])
-    add_many(connection, [e for r in records if (e := entry(*r)) is not None])
+    entries = [e for r in records if (e := entry(*r)) is not None]
+    removed = remove_many(
+        connection,
+        [(entity, record_id) for entity, record_id, _ in records],
+        keep={(e[0], e[1]): e[2:7] for e in entries},
+    )
+    add_many(connection, [e for e in entries if (e[0], e[1]) not in removed.kept], removed.reused)
 
 
-def add_many(connection: sa.Connection, entries: Iterable[Entry]) -> None:
-    """Add entries (from `entry`) for records the index does not hold yet."""
+def add_many(
+    connection: sa.Connection, entries: Iterable[Entry], reuse: Mapping[Key, int] | None = None
+) -> None:
+    """Add entries (from `entry`) for records the index does not hold yet; `reuse` as in
+    `add_rows`."""
     entries = list(entries)
-    add_rows(connection, [e[:7] for e in entries], set().union(*(e.vocabulary for e in entries)))
+    add_rows(
+        connection,
+        [e[:7] for e in entries],
+        set().union(*(e.vocabulary for e in entries)),
+        reuse,
+    )
 
 
 def add_rows(
-    connection: sa.Connection, entries: Sequence[tuple[str, ...]], vocabulary: Iterable[str]
+    connection: sa.Connection,
+    entries: Sequence[tuple[str, ...]],
+    vocabulary: Iterable[str],
+    reuse: Mapping[Key, int] | None = None,
 ) -> None:
     """`add_many` for entries given as their first seven fields, and the words they add to the
-    vocabulary."""
+    vocabulary. `reuse` (SQLite): the rows that `remove_many` kept for some of these records
+    (`Removed.reused`), which their new entries overwrite, keeping their ids."""
     writer = BulkWriter(connection)
     if not entries:
         return
@@ -198,15 +215,34 @@ def add_rows(
             [(words,)],
         )
         return
-    (last,) = writer.query(f"SELECT coalesce(max(id), 0) FROM {ENTRY_TABLE}")[0]
-    rows = [(last + n, *e) for n, e in enumerate(entries, start=1)]
-    writer.insert(ENTRY_TABLE, ("id", "entity_type", "entity_id", *_TEXT_COLUMNS), rows)
-    writer.insert(
-        SEARCH_TABLE, ("rowid", "name_terms", "body_terms"), [(r[0], r[5], r[6]) for r in rows]
-    )
+    reuse = reuse or {}
+    again = [(*e[2:], reuse[key]) for e in entries if (key := (e[0], e[1])) in reuse]
+    fresh = [e for e in entries if (e[0], e[1]) not in reuse]
+    writer.update(ENTRY_TABLE, _TEXT_COLUMNS, ("id",), again)
+    rows = []
+    if fresh:
+        (last,) = writer.query(f"SELECT coalesce(max(id), 0) FROM {ENTRY_TABLE}")[0]
+        rows = [(last + n, *e) for n, e in enumerate(fresh, start=1)]
+        writer.insert(ENTRY_TABLE, ("id", "entity_type", "entity_id", *_TEXT_COLUMNS), rows)
+    # (rowid, name_terms, body_terms), in rowid order as FTS5 takes them best
+    terms = sorted([(a[-1], a[2], a[3]) for a in again] + [(r[0], r[5], r[6]) for r in rows])
+    writer.insert(SEARCH_TABLE, ("rowid", "name_terms", "body_terms"), terms)
     writer.executemany(
         f"INSERT OR IGNORE INTO {VOCABULARY_TABLE} (term) VALUES (?)", [(w,) for w in words]
     )
+
+
+class Removed(NamedTuple):
+    """What `remove_many` left for the entries about to be added (its `keep`), on SQLite."""
+
+    kept: set[Key]
+    """Records whose entry the index holds with the same texts: it stays as it is, and is not
+    to be added again (a record replaced without a change to its names and descriptions costs
+    no write to the FTS5 index)."""
+    reused: dict[Key, int]
+    """Records whose entry changes: its terms are out of the FTS5 index, and its row stays, by
+    its id, for `add_rows` to overwrite (an update of one row, where deleting it and inserting
+    the new entry wrote the entries' table and its unique index twice each)."""
 
 
 def remove_many(
@@ -214,25 +250,24 @@ def remove_many(
     keys: Iterable[Key],
     *,
     keep: Mapping[Key, Sequence[str]] | None = None,
-) -> set[Key]:
+) -> Removed:
     """Remove the entries of these records (those the index holds). `keep`: the entries about
-    to be added for some of them, by key (their texts: `Entry[2:7]`); on SQLite, an entry the
-    index holds with the same texts stays as it is, and its key is returned, for the caller not
-    to add it again (a record replaced without a change to its names and descriptions costs no
-    write to the FTS5 index)."""
+    to be added for some of them, by key (their texts: `Entry[2:7]`); every one of those is
+    then added (`add_rows`), but those `Removed.kept` names, with `Removed.reused`."""
     writer = BulkWriter(connection)
     keys = list(keys)
     if not keys:
-        return set()
+        return Removed(set(), {})
     if not writer.sqlite:
         writer.delete(SEARCH_TABLE, ("entity_type", "entity_id"), keys)
-        return set()
+        return Removed(set(), {})
     keep = keep or {}
     by_type: dict[str, list[str]] = {}
     for entity, record_id in keys:
         by_type.setdefault(entity, []).append(record_id)
     held: list[tuple[Any, ...]] = []
     kept: set[Key] = set()
+    reused: dict[Key, int] = {}
     for entity, ids in by_type.items():
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
@@ -241,19 +276,23 @@ def remove_many(
                 f"WHERE entity_type = ? AND entity_id IN ({', '.join('?' * len(chunk))})",
                 [entity, *chunk],
             ):
-                key = (entity, row[1])
-                if keep.get(key) == tuple(row[2:]):
+                key, new = (entity, row[1]), keep.get((entity, row[1]))
+                if new == tuple(row[2:]):
                     kept.add(key)
-                else:
-                    held.append((row[0], row[4], row[5]))  # id, name_terms, body_terms
+                    continue
+                held.append((row[0], row[4], row[5]))  # id, name_terms, body_terms
+                if new is not None:
+                    reused[key] = row[0]
     held.sort()  # FTS5 takes changes in rowid order without flushing between them
     writer.executemany(
         f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}, rowid, name_terms, body_terms) "
         "VALUES ('delete', ?, ?, ?)",
         held,
     )
-    writer.executemany(f"DELETE FROM {ENTRY_TABLE} WHERE id = ?", [(h[0],) for h in held])
-    return kept
+    overwritten = set(reused.values())
+    gone = [(h[0],) for h in held if h[0] not in overwritten]
+    writer.executemany(f"DELETE FROM {ENTRY_TABLE} WHERE id = ?", gone)
+    return Removed(kept, reused)
 
 
 def is_empty(connection: sa.Connection) -> bool:

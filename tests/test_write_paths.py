@@ -205,6 +205,7 @@ def test_the_search_index_stays_exact_through_replacements_and_removals(
     engine = create_engine(database_url)
     with write_transaction(engine) as connection:
         search.put_many(connection, _entries(60, "alpha"))
+    entry_ids = _entry_ids(database_url)
     with write_transaction(engine) as connection:
         # 0-19 now say "beta", 20-29 go, the rest still say "alpha"; one record twice.
         search.put_many(connection, _entries(20, "beta"))
@@ -218,6 +219,26 @@ def test_the_search_index_stays_exact_through_replacements_and_removals(
     assert _hits(database_url, "beta") == [x for x in ids[:20] if x != "org-000005"]
     assert _hits(database_url, "gamma") == ["org-000005"]
     _integrity_check(database_url)
+    if is_sqlite(database_url):
+        # A changed entry is overwritten in place: its row, and its id, stay.
+        assert _entry_ids(database_url) == {
+            key: entry_id for key, entry_id in entry_ids.items() if not "020" <= key[-3:] < "030"
+        }
+
+
+def _entry_ids(url: str) -> dict[str, int]:
+    """SQLite: each indexed record's entry id (PostgreSQL's index has no such id)."""
+    if not is_sqlite(url):
+        return {}
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(f"SELECT entity_id, id FROM {search.ENTRY_TABLE}")
+            ).all()
+        return {entity_id: entry_id for entity_id, entry_id in rows}
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -252,8 +252,9 @@ def remove_many(
     keep: Mapping[Key, Sequence[str]] | None = None,
 ) -> Removed:
     """Remove the entries of these records (those the index holds). `keep`: the entries about
-    to be added for some of them, by key (their texts: `Entry[2:7]`); every one of those is
-    then added (`add_rows`), but those `Removed.kept` names, with `Removed.reused`."""
+    to be added for some of them, by key (their texts: `Entry[2:7]`). The caller then adds
+    each of those but the ones `Removed.kept` names, giving `add_rows` `Removed.reused`: until
+    it does, a reused entry's row is there without its terms in the FTS5 index."""
     writer = BulkWriter(connection)
     keys = list(keys)
     if not keys:

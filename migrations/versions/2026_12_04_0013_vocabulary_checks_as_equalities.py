@@ -9,7 +9,7 @@ named `ck_<table>_<column>_allowed`, written until now as `column IN ('a', 'b', 
 evaluates such a list in a CHECK by building a temporary index of its values, and builds it again
 for every row an INSERT or UPDATE writes (`EXPLAIN` shows an OpenEphemeral and an IdxInsert per
 value, outside any Once): a 4-value check cost 3.5 µs a row, its OR form 0.7 µs; an organisation
-row, with five such checks, 14 µs to insert against 8 (docs/PERFORMANCE.md). From this revision
+row, with four such checks, 14 µs to insert against 8 (docs/PERFORMANCE.md). From this revision
 on the same condition is written as `column = 'a' OR column = 'b' OR ...` (app/models.py
 `one_of`): the same values are allowed, on both engines.
 

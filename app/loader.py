@@ -1098,13 +1098,12 @@ class RecordWriter:
         whose link rows are the same as stored, and what `search.remove_many` left of the
         entries: those the same as stored stay, and are not written again; those that change
         keep their rows, which the new entries overwrite. A catch-up mostly changes a record's
-        own fields: rewriting its unchanged links cost about half of its writes. The records written
-        again (`again`) keep their rows (`self._stored` holds them), and their documents where
-        they come with the batch (`documented`): those are updated in place (`_insert`)."""
+        own fields: rewriting its unchanged links cost about half of its writes. The records
+        written again (`again`) keep their rows (`self._stored` holds them), and their
+        documents where they come with the batch (`documented`): those are updated in place
+        (`_insert`)."""
         bulk = self.bulk
         kept: dict[str, set[tuple[str, str]]] = {}
-        kept_entries: set[tuple[str, str]] = set()
-        reused_entries: dict[tuple[str, str], int] = {}
         new_entries = {(e[0], e[1]): tuple(e[2:7]) for e in entries} if self._gone else {}
         new = _LinkRows.group(rows) if self._gone else {}
         for entity, ids in self._gone.items():
@@ -1129,10 +1128,8 @@ class RecordWriter:
                 [r for r in records if r not in documented],
             )
             bulk.delete(entity, ("id",), [(i,) for i in ids if i not in in_place])
-            removed = search.remove_many(self.connection, records, keep=new_entries)
-            kept_entries |= removed.kept
-            reused_entries |= removed.reused
-        return kept, search.Removed(kept_entries, reused_entries)
+        gone = [(entity, i) for entity, ids in self._gone.items() for i in ids]
+        return kept, search.remove_many(self.connection, gone, keep=new_entries)
 
     def flush(self) -> None:
         if not self._keys:
@@ -1144,7 +1141,6 @@ class RecordWriter:
         again, documented = self._written_again()
         entries: list[Sequence[Any]] = [*new_entries, *piece_entries]
         kept, removed = self._clear_replaced(rows, entries, again, documented)
-        kept_entries = removed.kept
         for key, values in rows.items():
             owners = kept.get(key[0])
             if owners:
@@ -1154,12 +1150,12 @@ class RecordWriter:
         bulk.flush()
         search.add_many(
             self.connection,
-            [e for e in new_entries if (e[0], e[1]) not in kept_entries],
+            [e for e in new_entries if (e[0], e[1]) not in removed.kept],
             removed.reused,
         )
         search.add_rows(
             self.connection,
-            [e for e in piece_entries if (e[0], e[1]) not in kept_entries],
+            [e for e in piece_entries if (e[0], e[1]) not in removed.kept],
             {word for piece in self._pieces for word in piece.vocabulary},
             removed.reused,
         )

@@ -77,10 +77,7 @@ def _rewrite_sqlite(connection: sa.Connection, old: re.Pattern[str], new: Form) 
     tables = connection.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE '%_allowed CHECK%'"
     ).all()
-    changed = [(name, old.sub(rewritten, sql)) for name, sql in tables]
-    changed = [
-        (name, sql) for (name, sql), before in zip(changed, tables, strict=True) if sql != before[1]
-    ]
+    changed = [(name, text) for name, sql in tables if (text := old.sub(rewritten, sql)) != sql]
     if not changed:
         return
     (schema_version,) = connection.exec_driver_sql("PRAGMA schema_version").one()

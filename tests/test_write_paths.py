@@ -444,6 +444,25 @@ def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, s
     assert drifts(database_url) == []
 
 
+def test_a_link_replaced_by_another_is_written_where_the_count_stays(
+    database_url: str, seeds: Path
+) -> None:
+    """Link rows kept as a set (a practice's themes) are compared as sets: one theme swapped for
+    another, the count unchanged, is a change the reload writes, however the rows are ordered."""
+    engine = create_engine(database_url)
+    try:
+        load(engine, seeds)
+        assert {r["theme_id"] for r in _link_rows(engine, "practice_theme", "practice_id", "vink")}
+        edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(themes=["integration"]))
+        assert load(engine, seeds).updated == 1
+        themes = _link_rows(engine, "practice_theme", "practice_id", "vink")
+        assert [row["theme_id"] for row in themes] == ["integration"]
+        assert [t["id"] for t in _document(engine, "practice", "vink")["themes"]] == ["integration"]
+    finally:
+        engine.dispose()
+    assert drifts(database_url) == []
+
+
 def test_a_list_only_reordered_is_a_change_where_the_record_shows_its_order(
     database_url: str, seeds: Path
 ) -> None:

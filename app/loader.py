@@ -15,11 +15,12 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -822,6 +823,37 @@ class _Pending:
     rendered: representation.Rendered | None
 
 
+@dataclass
+class _Stored:
+    """What a batch's writes take out or keep of what the database holds (`_read_stored`)."""
+
+    own: dict[tuple[str, str], Row] = field(default_factory=dict)
+    """Own rows of records written again that are updated in place, by record"""
+    kept_links: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    """By link table: the records whose rows there stay as stored"""
+    deletes: list[tuple[str, tuple[str, ...], list[Any]]] = field(default_factory=list)
+    """(table, key columns, keys) of the rows that go"""
+    entries: search.Removal = field(
+        default_factory=lambda: search.Removal(search.Removed(set(), {}), [])
+    )
+    """The search entries that go, stay or are overwritten"""
+
+
+class _Batch(NamedTuple):
+    """A batch as `RecordWriter._write` writes it: everything it needs, so the next batch
+    can be gathered meanwhile."""
+
+    rows: dict[Key, list[tuple[Any, ...]]]
+    new_entries: list[search.Entry]
+    piece_entries: list[tuple[str, ...]]
+    documented: set[tuple[str, str]]
+    stored: _Stored
+    new: list[_Pending]
+    pieces: list["ReadyPiece"]
+    rows_after: list[tuple[str, Row]]
+    records: int
+
+
 class ReadyPiece(NamedTuple):
     """Records made ready apart from the writing process (`scn mirror`'s preparers), in plain
     containers, so that handing them over costs little: their rows converted for the driver
@@ -1003,6 +1035,7 @@ class RecordWriter:
         *,
         batch: int = WRITE_BATCH,
         on_flush: Callable[[int], None] = lambda _: None,
+        reader: sa.Connection | None = None,
     ) -> None:
         self.connection = connection
         self.bulk = BulkWriter(connection)
@@ -1012,7 +1045,12 @@ class RecordWriter:
         self._gone: dict[str, list[str]] = {}  # entity -> ids whose stored rows go first
         self._new: list[_Pending] = []
         self._pieces: list[ReadyPiece] = []
-        self._stored: dict[tuple[str, str], Row] = {}  # rows of records written again
+        self._rows_after: list[tuple[str, Row]] = []  # rows of other tables (`add`)
+        self._reader = BulkWriter(reader) if reader is not None else None
+        self._writing: ThreadPoolExecutor | None = (
+            ThreadPoolExecutor(1, thread_name_prefix="scn-writer") if reader is not None else None
+        )
+        self._written: Future[None] | None = None
         self.digest_change = 0
         """How much the data set's digest moved (`moved_digest`): the records written less
         those they replaced or removed"""
@@ -1054,7 +1092,10 @@ class RecordWriter:
     def _take(self, entity: str, record_id: str, replace: bool) -> None:
         key = (entity, record_id)
         if key in self._keys:
-            self.flush()  # a record twice in a batch: its first write goes in first
+            # A record twice in a batch: its first write goes in first, and what is stored of
+            # it is read from then on in the transaction, which holds that write.
+            self.flush()
+            self.read_in_transaction()
         self._keys.add(key)
         if replace:
             self._gone.setdefault(entity, []).append(record_id)
@@ -1100,30 +1141,94 @@ class RecordWriter:
                         documented.add(key)
         return again, documented
 
-    def _clear_replaced(
+    def add(self, table: str, row: Row) -> None:
+        """Insert `row` into `table` (one with no part in the records: the change history)
+        with the next batch's writes."""
+        self._rows_after.append((table, row))
+
+    def read_in_transaction(self) -> None:
+        """From now on, read what is stored of the records to write in the writing transaction
+        (once the batches given so far are written), not apart: a record written again in this
+        transaction would be read apart as it was before it."""
+        self._wait_for_writes()
+        self._reader = None
+
+    def finish(self) -> None:
+        """Write every batch and row given, and wait until they are written."""
+        self.flush()
+        rows, self._rows_after = self._rows_after, []
+        self._submit(partial(self._write_rows_after, rows))
+        self.close()
+
+    def close(self) -> None:
+        """Wait for the writes under way (their error, if any, is raised) and stop the writing
+        thread. Call it whatever happens before the transaction ends: a rollback must not
+        overtake a batch still being written."""
+        try:
+            self._wait_for_writes()
+        finally:
+            if self._writing is not None:
+                self._writing.shutdown()
+                self._writing = None
+
+    def _wait_for_writes(self) -> None:
+        written, self._written = self._written, None
+        if written is not None:
+            written.result()
+
+    def _submit(self, write: Callable[[], None]) -> None:
+        """Run `write` on the writing transaction: at once, or, where stored rows are read
+        apart, in the writing thread, while this thread reads and prepares the next batch
+        (the driver lets the thread run while the database works). One batch at a time: the
+        next waits for this one."""
+        self._wait_for_writes()
+        if self._writing is None or self._reader is None:
+            write()
+        else:
+            self._written = self._writing.submit(write)
+
+    def flush(self) -> None:
+        if not self._keys:
+            return
+        rows = self._rows()
+        new_entries = [e for p in self._new if (e := p.rows.search_entry(p.entity, p.record_id))]
+        piece_entries = [entry for piece in self._pieces for entry in piece.entries]
+        again, documented = self._written_again()
+        entries: list[Sequence[Any]] = [*new_entries, *piece_entries]
+        stored = self._read_stored(rows, entries, again, documented)
+        batch = _Batch(
+            rows, new_entries, piece_entries, documented, stored, self._new, self._pieces,
+            self._rows_after, len(self._keys),
+        )  # fmt: skip
+        self._keys, self._gone, self._new, self._pieces, self._rows_after = set(), {}, [], [], []
+        self._submit(partial(self._write, batch))
+
+    def _read_stored(
         self,
         rows: dict[Key, list[tuple[Any, ...]]],
         entries: list[Sequence[Any]],
         again: set[tuple[str, str]],
         documented: set[tuple[str, str]],
-    ) -> tuple[dict[str, set[tuple[str, str]]], search.Removed]:
-        """Delete what the database holds of the records replaced or removed in this batch:
-        the rows and documents of those removed, the documents of those whose documents are
-        rendered once written, and the link rows (citations included) and search entries
-        (`entries`: those to be written) that change. Returns, by link table, the records
-        whose link rows are the same as stored, and what `search.remove_many` left of the
-        entries: those the same as stored stay, and are not written again; those that change
-        keep their rows, which the new entries overwrite. A catch-up mostly changes a record's
-        own fields: rewriting its unchanged links cost about half of its writes. The records
-        written again (`again`) keep their rows (`self._stored` holds them), and their
-        documents where they come with the batch (`documented`): those are updated in place
-        (`_insert`)."""
-        bulk = self.bulk
-        kept: dict[str, set[tuple[str, str]]] = {}
-        new_entries = {(e[0], e[1]): tuple(e[2:7]) for e in entries} if self._gone else {}
-        new = _LinkRows.group(rows) if self._gone else {}
+    ) -> "_Stored":
+        """What the database holds of the records replaced or removed in this batch, and so
+        what of it goes: the rows and documents of those removed, the documents of those whose
+        documents are rendered once written, and the link rows (citations included) and search
+        entries (`entries`: those to be written) that change. A catch-up mostly changes a
+        record's own fields: rewriting its unchanged links cost about half of its writes.
+        Records written again (`again`) keep their own rows, updated in place, and their
+        documents where they come with the batch (`documented`). Reads only: apart (`reader`),
+        or in the writing transaction once the batches before are written."""
+        out = _Stored()
+        if not self._gone:
+            return out
+        reader = self._reader
+        if reader is None:
+            self._wait_for_writes()
+            reader = self.bulk
+        new_entries = {(e[0], e[1]): tuple(e[2:7]) for e in entries}
+        new = _LinkRows.group(rows)
         for entity, ids in self._gone.items():
-            stored = _stored_own_rows(bulk, entity, ids)
+            stored = _stored_own_rows(reader, entity, ids)
             self.digest_change -= sum(
                 digest_term(entity, record_id, row["content_hash"])
                 for record_id, row in stored.items()
@@ -1131,83 +1236,91 @@ class RecordWriter:
             in_place = (
                 {i for i in stored if (entity, i) in again} if _updated_in_place(entity) else set()
             )
-            self._stored.update(((entity, i), stored[i]) for i in in_place)
+            out.own.update(((entity, i), stored[i]) for i in in_place)
             records = [(entity, i) for i in ids]
             for link in _LinkRows.tables_of(entity):
-                same = link.unchanged(bulk, entity, ids, new.get(link.table, {}))
-                kept.setdefault(link.table, set()).update(same)
+                same = link.unchanged(reader, entity, ids, new.get(link.table, {}))
+                out.kept_links.setdefault(link.table, set()).update(same)
                 changed = [link.stored_key(*r) for r in records if r not in same]
-                bulk.delete(link.table, link.owner_columns, changed)
-            bulk.delete(
-                representation.TABLE,
-                ("entity_type", "entity_id"),
-                [r for r in records if r not in documented],
+                out.deletes.append((link.table, link.owner_columns, changed))
+            out.deletes.append(
+                (
+                    representation.TABLE,
+                    ("entity_type", "entity_id"),
+                    [r for r in records if r not in documented],
+                )
             )
-            bulk.delete(entity, ("id",), [(i,) for i in ids if i not in in_place])
+            out.deletes.append((entity, ("id",), [(i,) for i in ids if i not in in_place]))
         gone = [(entity, i) for entity, ids in self._gone.items() for i in ids]
-        return kept, search.remove_many(self.connection, gone, keep=new_entries)
+        out.entries = search.held_entries(reader, gone, keep=new_entries)
+        return out
 
-    def flush(self) -> None:
-        if not self._keys:
-            return
-        bulk = self.bulk
-        rows = self._rows()
-        new_entries = [e for p in self._new if (e := p.rows.search_entry(p.entity, p.record_id))]
-        piece_entries = [entry for piece in self._pieces for entry in piece.entries]
-        again, documented = self._written_again()
-        entries: list[Sequence[Any]] = [*new_entries, *piece_entries]
-        kept, removed = self._clear_replaced(rows, entries, again, documented)
-        for key, values in rows.items():
-            owners = kept.get(key[0])
+    def _write(self, batch: "_Batch") -> None:
+        """Write a batch whose stored rows were read (`_read_stored`)."""
+        bulk, stored = self.bulk, batch.stored
+        for table, columns, keys in stored.deletes:
+            bulk.delete(table, columns, keys)
+        search.forget(self.connection, stored.entries)
+        for key, values in batch.rows.items():
+            owners = stored.kept_links.get(key[0])
             if owners:
                 owner = _LinkRows.of(key).owner
                 values = [v for v in values if owner(v) not in owners]
-            self._insert(key, values, documented)
+            self._insert(key, values, stored.own, batch.documented)
         bulk.flush()
+        removed = stored.entries.removed
         search.add_many(
             self.connection,
-            [e for e in new_entries if (e[0], e[1]) not in removed.kept],
+            [e for e in batch.new_entries if (e[0], e[1]) not in removed.kept],
             removed.reused,
         )
         search.add_rows(
             self.connection,
-            [e for e in piece_entries if (e[0], e[1]) not in removed.kept],
-            {word for piece in self._pieces for word in piece.vocabulary},
+            [e for e in batch.piece_entries if (e[0], e[1]) not in removed.kept],
+            {word for piece in batch.pieces for word in piece.vocabulary},
             removed.reused,
         )
         # Rendered from the rows as just written, so the documents are what the API would
         # build from the database (types as the engine returns them).
         by_entity: dict[str, list[str]] = {}
-        for p in self._new:
+        for p in batch.new:
             if p.rendered is not None:
                 key, document = bulk.converter.convert(representation.TABLE, p.rendered.row())
-                self._insert(key, [document], documented)
+                self._insert(key, [document], stored.own, batch.documented)
             else:
                 by_entity.setdefault(p.entity, []).append(p.record_id)
-        for piece in self._pieces:
+        for piece in batch.pieces:
             for entity, record_id, documents in piece.records:
                 if not documents:
                     by_entity.setdefault(entity, []).append(record_id)
         for entity, ids in by_entity.items():
             for rendered in representation.render(self.connection, entity, ids):
                 bulk.add(representation.TABLE, rendered.row())
-        bulk.flush()
-        written = len(self._keys)
-        self._keys, self._gone, self._new, self._pieces, self._stored = set(), {}, [], [], {}
-        _crash_point(written)
-        self.on_flush(written)
+        self._write_rows_after(batch.rows_after)
+        _crash_point(batch.records)
+        self.on_flush(batch.records)
+
+    def _write_rows_after(self, rows: list[tuple[str, Row]]) -> None:
+        """Rows given to `add`, then whatever the bulk writer holds."""
+        for table, row in rows:
+            self.bulk.add(table, row)
+        self.bulk.flush()
 
     def _insert(
-        self, key: Key, values: list[tuple[Any, ...]], documented: set[tuple[str, str]]
+        self,
+        key: Key,
+        values: list[tuple[Any, ...]],
+        own: dict[tuple[str, str], Row],
+        documented: set[tuple[str, str]],
     ) -> None:
         """Insert rows for `key`. A record's own row that replaces one the database holds
-        (`self._stored`) is updated instead (`_changed_columns`): deleted and inserted again,
+        (`own`) is updated instead (`_changed_columns`): deleted and inserted again,
         it cost its table and every one of its indexes two writes, where a catch-up mostly
         changes a name and a version (on SQLite, 50 to 60 µs a row against 7 to 10 for the
         update, measured on a million-record copy). A documents' row whose record is among
         `documented` replaces the stored one."""
         owner = _owner_of(key)
-        if owner is None or not (self._stored or documented):
+        if owner is None or not (own or documented):
             self.bulk.extend(key, values)
             return
         if key[0] == representation.TABLE:
@@ -1220,7 +1333,7 @@ class RecordWriter:
         changes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         inserted = []
         for v in values:
-            stored = self._stored.get(owner(v))
+            stored = own.get(owner(v))
             if stored is None:
                 inserted.append(v)
                 continue

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from app import apart, migrate, representation, search
 from app.bulk import Converter, Key, create_index, drop_secondary_indexes
-from app.db import create_engine, is_sqlite
+from app.db import close_read, create_engine, is_sqlite, read_transaction
 from app.loader import (
     EntityRows,
     ReadyPiece,
@@ -284,7 +284,6 @@ class Mirror:
         # whole table: a catch-up of 95,000 changes went from 60 s to 350 s once ANALYZEd.
         change = _table("change")
         connection.execute(sa.delete(change).where(change.c.seq > since))
-        writer = RecordWriter(connection)
         render = representation.orders_by_code_point(connection)
         dialect = Converter.name_of(connection.dialect)
         with (
@@ -300,6 +299,16 @@ class Mirror:
             prepare: Executor = (
                 stack.enter_context(apart.preparer(True)) if prepares_apart else apart.Inline()
             )
+            reader = _stored_reader(connection) if prepares_apart else None
+            if reader is not None:
+                stack.callback(close_read, reader)
+            writer = RecordWriter(connection, reader=reader)
+            stack.callback(writer.close)  # first out: no write left running
+            # Each record the feed lists up to the first page's last change is listed once
+            # (the feed is compacted up to the last change when each page is read, and later
+            # pages only go further): what is stored of it is as it was before the catch-up,
+            # and can be read apart. A later change may be a record written already.
+            unique_to = int(first["last_seq"])
             work = partial(ready_records, render=render, dialect=dialect)
             ready: list[ReadyPiece] = []
             for (page, last), piece in apart.tagged_in_order(
@@ -307,13 +316,14 @@ class Mirror:
             ):
                 ready.append(piece)
                 if last:
+                    if any(int(item["seq"]) > unique_to for item in page["data"]):
+                        writer.read_in_transaction()
                     applied += self._apply_page(writer, page, ready, load_id)
                     ready = []
                     cursor = int(page["next_since"])
                     step.set_total(int(page["last_seq"]) - since)
                     step.set_done(cursor - since)
-            writer.flush()
-            writer.bulk.flush()
+            writer.finish()
             return applied, cursor, writer.digest_change
 
     def _pages(self, fetcher: Executor, since: int) -> Iterator[dict[str, Any]]:
@@ -349,7 +359,7 @@ class Mirror:
         for piece in upserts:
             writer.write_piece(piece, replace=True)
         for item in items:
-            writer.bulk.add(
+            writer.add(
                 "change",
                 {
                     "seq": item["seq"],
@@ -571,6 +581,18 @@ _RECORDS_PARTS = [
     representation.TABLE,
 ]
 """The tables of what records own (their links, citations, evidence, documents)."""
+
+
+def _stored_reader(connection: sa.Connection) -> sa.Connection | None:
+    """A connection of its own that reads what the database held before `connection`'s
+    transaction began (the catch-up's `RecordWriter` reads stored rows there, while its
+    batches are written): on PostgreSQL, and on SQLite in WAL mode (in the other modes a
+    reader and the writer lock each other out)."""
+    if is_sqlite(connection.engine.url):
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        if str(mode).lower() != "wal":
+            return None
+    return read_transaction(connection.engine)
 
 
 def _data_tables(on_sqlite: bool) -> list[str]:

@@ -255,13 +255,29 @@ def remove_many(
     to be added for some of them, by key (their texts: `Entry[2:7]`). The caller then adds
     each of those but the ones `Removed.kept` names, giving `add_rows` `Removed.reused`: until
     it does, a reused entry's row is there without its terms in the FTS5 index."""
-    writer = BulkWriter(connection)
+    removal = held_entries(BulkWriter(connection), keys, keep=keep)
+    forget(connection, removal)
+    return removal.removed
+
+
+class Removal(NamedTuple):
+    """What `forget` is to take out of the index (`held_entries` found it)."""
+
+    removed: Removed
+    held: list[tuple[Any, ...]]
+    """SQLite: (id, name_terms, body_terms) of each entry whose terms leave the FTS5 index, in
+    id order; PostgreSQL: the keys of the entries to delete"""
+
+
+def held_entries(
+    reader: BulkWriter, keys: Iterable[Key], *, keep: Mapping[Key, Sequence[str]] | None = None
+) -> Removal:
+    """The reading half of `remove_many`: what the index holds for `keys`, read through
+    `reader` (the writing transaction's connection, or one that sees the same entries), and so
+    what `forget` is to take out. Writes nothing."""
     keys = list(keys)
-    if not keys:
-        return Removed(set(), {})
-    if not writer.sqlite:
-        writer.delete(SEARCH_TABLE, ("entity_type", "entity_id"), keys)
-        return Removed(set(), {})
+    if not reader.sqlite or not keys:
+        return Removal(Removed(set(), {}), keys)
     keep = keep or {}
     by_type: dict[str, list[str]] = {}
     for entity, record_id in keys:
@@ -272,7 +288,7 @@ def remove_many(
     for entity, ids in by_type.items():
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
-            for row in writer.query(
+            for row in reader.query(
                 f"SELECT id, entity_id, {', '.join(_TEXT_COLUMNS)} FROM {ENTRY_TABLE} "
                 f"WHERE entity_type = ? AND entity_id IN ({', '.join('?' * len(chunk))})",
                 [entity, *chunk],
@@ -285,15 +301,23 @@ def remove_many(
                 if new is not None:
                     reused[key] = row[0]
     held.sort()  # FTS5 takes changes in rowid order without flushing between them
+    return Removal(Removed(kept, reused), held)
+
+
+def forget(connection: sa.Connection, removal: Removal) -> None:
+    """The writing half of `remove_many`: take out of the index what `held_entries` found."""
+    writer = BulkWriter(connection)
+    if not writer.sqlite:
+        writer.delete(SEARCH_TABLE, ("entity_type", "entity_id"), removal.held)
+        return
     writer.executemany(
         f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}, rowid, name_terms, body_terms) "
         "VALUES ('delete', ?, ?, ?)",
-        held,
+        removal.held,
     )
-    overwritten = set(reused.values())
-    gone = [(h[0],) for h in held if h[0] not in overwritten]
+    overwritten = set(removal.removed.reused.values())
+    gone = [(h[0],) for h in removal.held if h[0] not in overwritten]
     writer.executemany(f"DELETE FROM {ENTRY_TABLE} WHERE id = ?", gone)
-    return Removed(kept, reused)
 
 
 def is_empty(connection: sa.Connection) -> bool:

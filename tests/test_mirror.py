@@ -10,7 +10,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,11 +20,11 @@ import sqlalchemy as sa
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import codec, migrate
+from app import codec, migrate, search
 from app import mirror as mirror_module
 from app.api.main import create_app
 from app.db import create_engine
-from app.loader import CRASH_AFTER_ENV, digest_of, load, prune_history
+from app.loader import CRASH_AFTER_ENV, RecordWriter, digest_of, load, prune_history
 from app.mirror import Mirror, MirrorError, Retry
 from app.models import ENTITIES, table
 from app.settings import Settings
@@ -286,6 +288,121 @@ def test_a_large_snapshot_and_catch_up_prepared_in_other_processes_equal_the_sou
         assert stored_documents(target_url) == stored_documents(source_url, published=True)
     finally:
         source.dispose()
+
+
+def test_a_record_changed_again_during_a_catch_up_that_reads_apart_is_copied_as_it_ends(
+    source_url: str, target_url: str, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large catch-up reads what it holds of each record apart from its transaction, as it
+    was before the catch-up, while it writes (each record is listed once up to the first
+    page's last change). A record the publisher changes again once the first page is read
+    comes back on a later page, after the mirror wrote its first change: from then on, stored
+    rows are read in the transaction. Here the practice's themes go from one to another and
+    back, batch by batch: read apart, its second version would look unchanged in the themes
+    and keep the first one's."""
+    monkeypatch.setattr(mirror_module, "PREPARE_BATCH", 1)
+    monkeypatch.setattr(mirror_module, "RecordWriter", partial(RecordWriter, batch=1))
+    source = create_engine(source_url)
+    try:
+        load(source, seeds)
+        before = _themes(source_url, "vink")
+        with live_server(source_url) as base:
+            mirror = Mirror(base, target_url, batch=2, prepare_apart_from=0, progress=io.StringIO())
+            try:
+                assert mirror.run_once().mode == "snapshot"
+                edit_record(
+                    seeds, "practices.yaml", "vink", lambda r: r.update(themes=["integration"])
+                )
+                edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
+                edit_record(seeds, "contact_points.yaml", "mhtconsult-email", _no_practice)
+                load(source, seeds)
+                first_pages: list[list[str]] = []
+                fetch = mirror._get
+
+                def changed_again_after_the_first_page(path: str, params: Any = None) -> Any:
+                    page = fetch(path, params)
+                    if path == "/v2/changes" and not first_pages:
+                        first_pages.append([item["id"] for item in page["data"]])
+                        edit_record(
+                            seeds, "practices.yaml", "vink", lambda r: r.update(themes=before)
+                        )
+                        load(source, seeds)
+                    return page
+
+                monkeypatch.setattr(mirror, "_get", changed_again_after_the_first_page)
+                caught_up = mirror.run_once()
+            finally:
+                mirror.close()
+            assert "vink" in first_pages[0]
+            assert (caught_up.mode, caught_up.applied) == ("changes", 4)
+            assert local_export(target_url) == served_export(base)
+        assert _themes(target_url, "vink") == before
+        assert drifts(target_url) == []
+        copied = content_hashes(target_url)  # personal contact points are withheld
+        assert copied.items() <= content_hashes(source_url).items()
+        # Each change moved the digest from what the copy held of its record at that moment.
+        assert held_digest(target_url) == digest_of(
+            (entity, record_id, content_hash)
+            for (entity, record_id), content_hash in copied.items()
+        )
+    finally:
+        source.dispose()
+
+
+def test_a_write_that_fails_while_the_next_batch_is_read_fails_the_catch_up_and_keeps_nothing(
+    source_url: str, target_url: str, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large catch-up writes each batch in a thread of its own while it reads the next: a
+    write that fails there fails the run, and the copy is left as it was (one transaction)."""
+    monkeypatch.setattr(mirror_module, "PREPARE_BATCH", 1)
+    monkeypatch.setattr(mirror_module, "RecordWriter", partial(RecordWriter, batch=1))
+    source = create_engine(source_url)
+    try:
+        load(source, seeds)
+        with live_server(source_url) as base:
+            mirror = Mirror(base, target_url, batch=2, prepare_apart_from=0, progress=io.StringIO())
+            try:
+                assert mirror.run_once().mode == "snapshot"
+                before = local_export(target_url)
+                edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
+                edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(acronym="V"))
+                edit_record(seeds, "contact_points.yaml", "mhtconsult-email", _no_practice)
+                load(source, seeds)
+                forget, threads = search.forget, []
+
+                def full_disk_at_the_second_batch(connection: Any, removal: Any) -> None:
+                    threads.append(threading.current_thread().name)
+                    if len(threads) == 2:
+                        raise sa.exc.OperationalError("INSERT", None, Exception("disk is full"))
+                    forget(connection, removal)
+
+                monkeypatch.setattr(search, "forget", full_disk_at_the_second_batch)
+                with pytest.raises(sa.exc.OperationalError, match="disk is full"):
+                    mirror.run_once()
+            finally:
+                mirror.close()
+        assert threads[1].startswith("scn-writer")
+        assert local_export(target_url) == before
+        assert drifts(target_url) == []
+    finally:
+        source.dispose()
+
+
+def _no_practice(record: dict[str, Any]) -> None:
+    del record["practice"]
+
+
+def _themes(url: str, practice_id: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT theme_id FROM practice_theme WHERE practice_id = :p"),
+                {"p": practice_id},
+            )
+            return sorted(rows.scalars())
+    finally:
+        engine.dispose()
 
 
 def test_a_first_snapshot_leaves_the_indexes_and_the_journal_as_the_schema_has_them(

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -255,15 +256,23 @@ def test_a_mirror_refuses_another_source(loaded_database_url: str, tmp_path: Pat
     assert "a mirror follows one source" in other.stderr
 
 
-def test_a_large_snapshot_and_catch_up_prepared_in_other_processes_equal_the_source(
-    source_url: str, target_url: str, seeds: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """From PREPARE_APART_FROM records or changes on, the mirror parses, maps, hashes, indexes
-    and renders them in other processes while it writes (here from the first): the copy is the
-    same, its stored documents are the source's, and `scn db check` finds nothing. Here every
-    piece sent to those processes is one record and a page of changes two: the pieces of
-    several pages are prepared at once, and each is written with its page, in order."""
+@contextmanager
+def large_run_mirror(
+    source_url: str,
+    target_url: str,
+    seeds: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    write_batch: int | None = None,
+) -> Iterator[tuple[sa.Engine, str, Mirror]]:
+    """A source loaded with `seeds` and served (its engine and base URL), and a mirror of it
+    that works as it does on a large run from the first record or change on (preparing in
+    other processes; a catch-up reading apart while a thread writes), its snapshot taken. Every
+    piece sent to the preparing processes is one record, a page of changes two, and a batch of
+    the writer `write_batch` records (default: as the mirror has it)."""
     monkeypatch.setattr(mirror_module, "PREPARE_BATCH", 1)
+    if write_batch is not None:
+        monkeypatch.setattr(mirror_module, "RecordWriter", partial(RecordWriter, batch=write_batch))
     source = create_engine(source_url)
     try:
         load(source, seeds)
@@ -271,23 +280,34 @@ def test_a_large_snapshot_and_catch_up_prepared_in_other_processes_equal_the_sou
             mirror = Mirror(base, target_url, batch=2, prepare_apart_from=0, progress=io.StringIO())
             try:
                 assert mirror.run_once().mode == "snapshot"
-                assert local_export(target_url) == served_export(base)
-                assert drifts(target_url) == []
-                assert stored_documents(target_url) == stored_documents(source_url, published=True)
-
-                edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
-                edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(acronym="V"))
-                remove_record(seeds, "contact_points.yaml", "mhtconsult-email")
-                load(source, seeds)
-                caught_up = mirror.run_once()
+                yield source, base, mirror
             finally:
                 mirror.close()
-            assert (caught_up.mode, caught_up.applied) == ("changes", 3)
-            assert local_export(target_url) == served_export(base)
-        assert drifts(target_url) == []
-        assert stored_documents(target_url) == stored_documents(source_url, published=True)
     finally:
         source.dispose()
+
+
+def test_a_large_snapshot_and_catch_up_prepared_in_other_processes_equal_the_source(
+    source_url: str, target_url: str, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From PREPARE_APART_FROM records or changes on, the mirror parses, maps, hashes, indexes
+    and renders them in other processes while it writes (here from the first): the copy is the
+    same, its stored documents are the source's, and `scn db check` finds nothing. The pieces
+    of several pages are prepared at once, and each is written with its page, in order."""
+    with large_run_mirror(source_url, target_url, seeds, monkeypatch) as (source, base, mirror):
+        assert local_export(target_url) == served_export(base)
+        assert drifts(target_url) == []
+        assert stored_documents(target_url) == stored_documents(source_url, published=True)
+
+        edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
+        edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(acronym="V"))
+        remove_record(seeds, "contact_points.yaml", "mhtconsult-email")
+        load(source, seeds)
+        caught_up = mirror.run_once()
+        assert (caught_up.mode, caught_up.applied) == ("changes", 3)
+        assert local_export(target_url) == served_export(base)
+    assert drifts(target_url) == []
+    assert stored_documents(target_url) == stored_documents(source_url, published=True)
 
 
 def test_a_record_changed_again_during_a_catch_up_that_reads_apart_is_copied_as_it_ends(
@@ -300,53 +320,40 @@ def test_a_record_changed_again_during_a_catch_up_that_reads_apart_is_copied_as_
     rows are read in the transaction. Here the practice's themes go from one to another and
     back, batch by batch: read apart, its second version would look unchanged in the themes
     and keep the first one's."""
-    monkeypatch.setattr(mirror_module, "PREPARE_BATCH", 1)
-    monkeypatch.setattr(mirror_module, "RecordWriter", partial(RecordWriter, batch=1))
-    source = create_engine(source_url)
-    try:
+    before = _themes_in_seeds(seeds, "vink")
+    with large_run_mirror(source_url, target_url, seeds, monkeypatch, write_batch=1) as (
+        source,
+        base,
+        mirror,
+    ):
+        edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(themes=["integration"]))
+        edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
+        edit_record(seeds, "contact_points.yaml", "mhtconsult-email", _no_practice)
         load(source, seeds)
-        before = _themes(source_url, "vink")
-        with live_server(source_url) as base:
-            mirror = Mirror(base, target_url, batch=2, prepare_apart_from=0, progress=io.StringIO())
-            try:
-                assert mirror.run_once().mode == "snapshot"
-                edit_record(
-                    seeds, "practices.yaml", "vink", lambda r: r.update(themes=["integration"])
-                )
-                edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
-                edit_record(seeds, "contact_points.yaml", "mhtconsult-email", _no_practice)
+        first_pages: list[list[str]] = []
+        fetch = mirror._get
+
+        def changed_again_after_the_first_page(path: str, params: Any = None) -> Any:
+            page = fetch(path, params)
+            if path == "/v2/changes" and not first_pages:
+                first_pages.append([item["id"] for item in page["data"]])
+                edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(themes=before))
                 load(source, seeds)
-                first_pages: list[list[str]] = []
-                fetch = mirror._get
+            return page
 
-                def changed_again_after_the_first_page(path: str, params: Any = None) -> Any:
-                    page = fetch(path, params)
-                    if path == "/v2/changes" and not first_pages:
-                        first_pages.append([item["id"] for item in page["data"]])
-                        edit_record(
-                            seeds, "practices.yaml", "vink", lambda r: r.update(themes=before)
-                        )
-                        load(source, seeds)
-                    return page
-
-                monkeypatch.setattr(mirror, "_get", changed_again_after_the_first_page)
-                caught_up = mirror.run_once()
-            finally:
-                mirror.close()
-            assert "vink" in first_pages[0]
-            assert (caught_up.mode, caught_up.applied) == ("changes", 4)
-            assert local_export(target_url) == served_export(base)
-        assert _themes(target_url, "vink") == before
-        assert drifts(target_url) == []
-        copied = content_hashes(target_url)  # personal contact points are withheld
-        assert copied.items() <= content_hashes(source_url).items()
-        # Each change moved the digest from what the copy held of its record at that moment.
-        assert held_digest(target_url) == digest_of(
-            (entity, record_id, content_hash)
-            for (entity, record_id), content_hash in copied.items()
-        )
-    finally:
-        source.dispose()
+        monkeypatch.setattr(mirror, "_get", changed_again_after_the_first_page)
+        caught_up = mirror.run_once()
+        assert "vink" in first_pages[0]
+        assert (caught_up.mode, caught_up.applied) == ("changes", 4)
+        assert local_export(target_url) == served_export(base)
+    assert _themes(target_url, "vink") == before
+    assert drifts(target_url) == []
+    copied = content_hashes(target_url)  # personal contact points are withheld
+    assert copied.items() <= content_hashes(source_url).items()
+    # Each change moved the digest from what the copy held of its record at that moment.
+    assert held_digest(target_url) == digest_of(
+        (entity, record_id, content_hash) for (entity, record_id), content_hash in copied.items()
+    )
 
 
 def test_a_write_that_fails_while_the_next_batch_is_read_fails_the_catch_up_and_keeps_nothing(
@@ -354,42 +361,40 @@ def test_a_write_that_fails_while_the_next_batch_is_read_fails_the_catch_up_and_
 ) -> None:
     """A large catch-up writes each batch in a thread of its own while it reads the next: a
     write that fails there fails the run, and the copy is left as it was (one transaction)."""
-    monkeypatch.setattr(mirror_module, "PREPARE_BATCH", 1)
-    monkeypatch.setattr(mirror_module, "RecordWriter", partial(RecordWriter, batch=1))
-    source = create_engine(source_url)
-    try:
+    threads: list[str] = []
+    with large_run_mirror(source_url, target_url, seeds, monkeypatch, write_batch=1) as (
+        source,
+        _,
+        mirror,
+    ):
+        before = local_export(target_url)
+        edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
+        edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(acronym="V"))
+        edit_record(seeds, "contact_points.yaml", "mhtconsult-email", _no_practice)
         load(source, seeds)
-        with live_server(source_url) as base:
-            mirror = Mirror(base, target_url, batch=2, prepare_apart_from=0, progress=io.StringIO())
-            try:
-                assert mirror.run_once().mode == "snapshot"
-                before = local_export(target_url)
-                edit_record(seeds, "cities.yaml", "viborg", lambda r: r.update(population=3))
-                edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(acronym="V"))
-                edit_record(seeds, "contact_points.yaml", "mhtconsult-email", _no_practice)
-                load(source, seeds)
-                forget, threads = search.forget, []
+        forget = search.forget
 
-                def full_disk_at_the_second_batch(connection: Any, removal: Any) -> None:
-                    threads.append(threading.current_thread().name)
-                    if len(threads) == 2:
-                        raise sa.exc.OperationalError("INSERT", None, Exception("disk is full"))
-                    forget(connection, removal)
+        def full_disk_at_the_second_batch(connection: Any, removal: Any) -> None:
+            threads.append(threading.current_thread().name)
+            if len(threads) == 2:
+                raise sa.exc.OperationalError("INSERT", None, Exception("disk is full"))
+            forget(connection, removal)
 
-                monkeypatch.setattr(search, "forget", full_disk_at_the_second_batch)
-                with pytest.raises(sa.exc.OperationalError, match="disk is full"):
-                    mirror.run_once()
-            finally:
-                mirror.close()
-        assert threads[1].startswith("scn-writer")
-        assert local_export(target_url) == before
-        assert drifts(target_url) == []
-    finally:
-        source.dispose()
+        monkeypatch.setattr(search, "forget", full_disk_at_the_second_batch)
+        with pytest.raises(sa.exc.OperationalError, match="disk is full"):
+            mirror.run_once()
+    assert threads[1].startswith("scn-writer")
+    assert local_export(target_url) == before
+    assert drifts(target_url) == []
 
 
 def _no_practice(record: dict[str, Any]) -> None:
     del record["practice"]
+
+
+def _themes_in_seeds(seeds: Path, practice_id: str) -> list[str]:
+    (practice,) = [r for r in read_seed_file(seeds, "practices.yaml") if r["id"] == practice_id]
+    return sorted(practice["themes"])
 
 
 def _themes(url: str, practice_id: str) -> list[str]:

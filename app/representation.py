@@ -141,15 +141,25 @@ def render_held(
     return render_rows(None, entity, rows, held)
 
 
+_ORDER_PROBE = ("-", "1", "B", "Z", "_", "a", "e", "f", "Å", "é", "ø")
+"""Texts that any language's collation orders otherwise than their code points do (case,
+punctuation, digits, accents), in code-point order."""
+
+
 def orders_by_code_point(connection: sa.Connection) -> bool:
     """Whether the database orders text by code point, as Python does (`render_held`): SQLite
-    does; PostgreSQL does under the C collation only."""
+    does; PostgreSQL under the C collation (C, C.UTF-8, POSIX; ICU or libc). The database is
+    asked to sort `_ORDER_PROBE`: its default collation may come from ICU, and
+    `pg_database.datcollate` then names the libc locale it does not use (`C.UTF-8` beside an
+    `en-US` that sorts `a` before `B`)."""
     if connection.dialect.name == "sqlite":
         return True
-    collation = connection.execute(
-        sa.text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
-    ).scalar_one()
-    return str(collation).split(".")[0] in ("C", "POSIX")
+    values = ", ".join(f"(CAST(:p{i} AS text))" for i in range(len(_ORDER_PROBE)))
+    ordered = connection.execute(
+        sa.text(f"SELECT x FROM (VALUES {values}) AS probe (x) ORDER BY x"),
+        {f"p{i}": text for i, text in enumerate(_ORDER_PROBE)},
+    ).scalars()
+    return tuple(ordered) == tuple(sorted(_ORDER_PROBE))
 
 
 def every_id(connection: sa.Connection, entity: str) -> list[str]:

@@ -51,10 +51,17 @@ class PostgresServer:
     def url(self, name: str) -> str:
         return sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
-    def create(self, *, migrated: bool) -> str:
+    def create(self, *, migrated: bool, icu_locale: str | None = None) -> str:
+        """A new database: migrated (from a template), or empty; `icu_locale`: empty, sorting
+        text by that ICU locale (its libc locale still C.UTF-8)."""
         name = f"scn_test_{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as connection:
-            if migrated:
+            if icu_locale is not None:
+                connection.exec_driver_sql(
+                    f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                    f"ICU_LOCALE '{icu_locale}' LOCALE 'C.UTF-8'"
+                )
+            elif migrated:
                 template = self._migrated_template()
                 connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
             else:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import codec, migrate, search
+from app import codec, migrate, representation, search
 from app import mirror as mirror_module
 from app.api.main import create_app
 from app.db import create_engine
@@ -386,6 +386,42 @@ def test_a_write_that_fails_while_the_next_batch_is_read_fails_the_catch_up_and_
     assert threads[1].startswith("scn-writer")
     assert local_export(target_url) == before
     assert drifts(target_url) == []
+
+
+@pytest.mark.postgres
+def test_a_postgresql_copy_that_sorts_text_by_language_renders_documents_from_itself(
+    postgres: PostgresServer, source_url: str, seeds: Path
+) -> None:
+    """A copy on a database that sorts text by ICU's en-US (`a` before `B`, though its
+    `datcollate` says C.UTF-8) is not taken for one that sorts by code point, as the publisher's
+    SQLite and a C database do: the mirror renders its documents from the copy once written,
+    so they are what the copy's own API would build, and `scn db check` finds nothing."""
+    target_url = postgres.create(migrated=False, icu_locale="en-US")
+    for url, by_code_point in (
+        (target_url, False),
+        (postgres.url("postgres"), True),
+        (source_url, True),
+    ):
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert representation.orders_by_code_point(connection) is by_code_point, url
+        finally:
+            engine.dispose()
+    source = create_engine(source_url)
+    try:
+        load(source, seeds)
+        with live_server(source_url) as base:
+            assert mirror_cli(base, target_url).returncode == 0
+            edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(acronym="V"))
+            load(source, seeds)
+            assert mirror_cli(base, target_url).returncode == 0
+    finally:
+        source.dispose()
+    assert drifts(target_url) == []
+    copied = content_hashes(target_url)  # personal contact points are withheld
+    assert copied.items() <= content_hashes(source_url).items()
+    assert ("practice", "vink") in copied
 
 
 def _no_practice(record: dict[str, Any]) -> None:

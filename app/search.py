@@ -16,7 +16,7 @@ terms it may stand for (ORed), and the words are ANDed; every term is letters an
 """
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -233,16 +233,16 @@ def add_rows(
 
 
 class Removed(NamedTuple):
-    """What `remove_many` left for the entries about to be added (its `keep`), on SQLite."""
+    """What `remove_many` left for the entries about to be added (its `keep`)."""
 
     kept: set[Key]
     """Records whose entry the index holds with the same texts: it stays as it is, and is not
     to be added again (a record replaced without a change to its names and descriptions costs
-    no write to the FTS5 index)."""
+    no write to the index: the FTS5 table, or PostgreSQL's `tsvector` and GIN index)."""
     reused: dict[Key, int]
-    """Records whose entry changes: its terms are out of the FTS5 index, and its row stays, by
-    its id, for `add_rows` to overwrite (an update of one row, where deleting it and inserting
-    the new entry wrote the entries' table and its unique index twice each)."""
+    """SQLite: records whose entry changes: its terms are out of the FTS5 index, and its row
+    stays, by its id, for `add_rows` to overwrite (an update of one row, where deleting it and
+    inserting the new entry wrote the entries' table and its unique index twice each)."""
 
 
 def remove_many(
@@ -274,34 +274,58 @@ def held_entries(
 ) -> Removal:
     """The reading half of `remove_many`: what the index holds for `keys`, read through
     `reader` (the writing transaction's connection, or one that sees the same entries), and so
-    what `forget` is to take out. Writes nothing."""
+    what `forget` is to take out. Writes nothing. On both engines an entry that `keep` gives
+    with the texts it has stays (`Removed.kept`): on PostgreSQL, rewriting it computed its
+    `tsvector` and its GIN index entries again for nothing."""
     keys = list(keys)
-    if not reader.sqlite or not keys:
-        return Removal(Removed(set(), {}), keys)
     keep = keep or {}
+    if not keys:
+        return Removal(Removed(set(), {}), [])
+    if not reader.sqlite:
+        # Only the entries about to be added again can stay: the others are not read.
+        kept = {
+            (entity, row[0])
+            for entity, row in _stored_entries(reader, [k for k in keys if k in keep])
+            if keep[(entity, row[0])] == tuple(row[1:])
+        }
+        return Removal(Removed(kept, {}), [k for k in keys if k not in kept])
+    held: list[tuple[Any, ...]] = []
+    kept = set()
+    reused: dict[Key, int] = {}
+    for entity, row in _stored_entries(reader, keys, with_id=True):
+        key, new = (entity, row[1]), keep.get((entity, row[1]))
+        if new == tuple(row[2:]):
+            kept.add(key)
+            continue
+        held.append((row[0], row[4], row[5]))  # id, name_terms, body_terms
+        if new is not None:
+            reused[key] = row[0]
+    held.sort()  # FTS5 takes changes in rowid order without flushing between them
+    return Removal(Removed(kept, reused), held)
+
+
+def _stored_entries(
+    reader: BulkWriter, keys: list[Key], *, with_id: bool = False
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """(entity type, row) of each entry the index holds among `keys`: the row is its entity
+    id and texts (`_TEXT_COLUMNS`), after its id in the entries' table (SQLite) `with_id`."""
     by_type: dict[str, list[str]] = {}
     for entity, record_id in keys:
         by_type.setdefault(entity, []).append(record_id)
-    held: list[tuple[Any, ...]] = []
-    kept: set[Key] = set()
-    reused: dict[Key, int] = {}
+    table = ENTRY_TABLE if reader.sqlite else SEARCH_TABLE
+    columns = ", ".join(
+        ("id", "entity_id", *_TEXT_COLUMNS) if with_id else ("entity_id", *_TEXT_COLUMNS)
+    )
     for entity, ids in by_type.items():
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
+            marks = ", ".join(reader.mark for _ in chunk)
             for row in reader.query(
-                f"SELECT id, entity_id, {', '.join(_TEXT_COLUMNS)} FROM {ENTRY_TABLE} "
-                f"WHERE entity_type = ? AND entity_id IN ({', '.join('?' * len(chunk))})",
+                f"SELECT {columns} FROM {table} WHERE entity_type = {reader.mark} "
+                f"AND entity_id IN ({marks})",
                 [entity, *chunk],
             ):
-                key, new = (entity, row[1]), keep.get((entity, row[1]))
-                if new == tuple(row[2:]):
-                    kept.add(key)
-                    continue
-                held.append((row[0], row[4], row[5]))  # id, name_terms, body_terms
-                if new is not None:
-                    reused[key] = row[0]
-    held.sort()  # FTS5 takes changes in rowid order without flushing between them
-    return Removal(Removed(kept, reused), held)
+                yield entity, tuple(row)
 
 
 def forget(connection: sa.Connection, removal: Removal) -> None:

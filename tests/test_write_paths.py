@@ -329,13 +329,18 @@ def test_a_load_keeps_the_search_index_exact(database_url: str, mini_copy: Path)
     load(engine, mini_copy, now=datetime(2026, 1, 1, tzinfo=UTC))
     training = "viborg-hotline-training"
     assert training in _all_hits(database_url, "hotline")
-    # A change to no text it is found by: its entry stays as it was (kept, not rewritten).
+    # A change to no text it is found by: its entry stays as it was (kept, not rewritten; on
+    # PostgreSQL the same row version).
+    written = _entry_version(engine, training)
     edit_record(mini_copy, "practices.yaml", training, lambda r: r["ages"].update(max=35))
     assert load(engine, mini_copy, now=datetime(2026, 1, 1, 12, tzinfo=UTC)).updated == 1
     assert training in _all_hits(database_url, "hotline")
+    assert _entry_version(engine, training) == written
     _integrity_check(database_url)
     edit_record(mini_copy, "practices.yaml", training, lambda r: r.update(name="Helpline course"))
     load(engine, mini_copy, now=datetime(2026, 1, 2, tzinfo=UTC))
+    if not is_sqlite(engine.url):
+        assert _entry_version(engine, training) != written
     assert training not in _all_hits(database_url, "hotline")
     assert _all_hits(database_url, "helpline") == [training]
     remove_record(mini_copy, "practices.yaml", training)
@@ -345,6 +350,23 @@ def test_a_load_keeps_the_search_index_exact(database_url: str, mini_copy: Path)
     assert training in _all_hits(database_url, "hotline")
     engine.dispose()
     _integrity_check(database_url)
+
+
+def _entry_version(engine: sa.Engine, practice_id: str) -> str | None:
+    """The version of a practice's search row (PostgreSQL: its `xmin`, which every rewrite
+    changes; SQLite: None, its entries keep their rows either way)."""
+    if is_sqlite(engine.url):
+        return None
+    with engine.connect() as connection:
+        return str(
+            connection.execute(
+                sa.text(
+                    "SELECT xmin::text FROM search_index "
+                    "WHERE entity_type = 'practice' AND entity_id = :i"
+                ),
+                {"i": practice_id},
+            ).scalar_one()
+        )
 
 
 def _all_hits(url: str, word: str) -> list[str]:

@@ -19,6 +19,7 @@ from app import models
 from app.db import is_sqlite
 
 CHUNK = 5_000  # rows buffered per table and column set before they are written
+LOOKUP_CHUNK = 500  # ids per lookup statement (`BulkWriter.looked_up`)
 
 Converters = list[tuple[int, Callable[[Any], Any]]]
 
@@ -231,6 +232,16 @@ class BulkWriter:
                 return
             with self.driver.cursor() as cursor:
                 cursor.executemany(sql, rows)
+
+    def looked_up(
+        self, statement: str, ids: Sequence[Any], leading: Sequence[Any] = ()
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of `statement` for `ids`, LOOKUP_CHUNK ids a statement: its `{marks}` is
+        the chunk's placeholders, its parameters `leading` then the chunk."""
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = ids[start : start + LOOKUP_CHUNK]
+            marks = ", ".join(self.mark for _ in chunk)
+            yield from self.query(statement.format(marks=marks), [*leading, *chunk])
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one statement run on the driver (placeholders: `self.mark`)."""

@@ -871,27 +871,13 @@ class ReadyPiece(NamedTuple):
     """What each record adds to the data set's digest (`digest_term`)"""
 
 
-_LOOKUP_CHUNK = 500  # ids per lookup statement
-
-
-def _looked_up(
-    bulk: BulkWriter, statement: str, ids: list[str], leading: Sequence[Any] = ()
-) -> Iterator[tuple[Any, ...]]:
-    """The rows of `statement` for `ids`, `_LOOKUP_CHUNK` ids a statement: its `{marks}` is
-    the chunk's placeholders, its parameters `leading` then the chunk."""
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
-        marks = ", ".join(bulk.mark for _ in chunk)
-        yield from bulk.query(statement.format(marks=marks), [*leading, *chunk])
-
-
 def _stored_own_rows(bulk: BulkWriter, entity: str, ids: list[str]) -> dict[str, Row]:
     """The records among `ids` that the database holds, by id: their content hash and their
     indexed columns (`_indexed_columns`), as the driver gives them."""
     columns = ["id", "content_hash", *_indexed_columns(entity)]
     names = ", ".join(f'"{c}"' for c in columns)
     statement = f'SELECT {names} FROM "{entity}" WHERE id IN ({{marks}})'
-    found = (dict(zip(columns, row, strict=True)) for row in _looked_up(bulk, statement, ids))
+    found = (dict(zip(columns, row, strict=True)) for row in bulk.looked_up(statement, ids))
     return {row["id"]: row for row in found}
 
 
@@ -970,7 +956,7 @@ class _LinkRows(NamedTuple):
             f'"{self.owner_columns[-1]}" IN ({{marks}})'
             + (' ORDER BY "id"' if self.ordered else "")
         )
-        for row in _looked_up(bulk, statement, ids, [entity] if owner_filter else []):
+        for row in bulk.looked_up(statement, ids, [entity] if owner_filter else []):
             stored.setdefault((entity, row[0]), []).append(tuple(row[1:]))
         keys = [(entity, record_id) for record_id in ids]
         return {key for key in keys if self.same(new.get(key, _NONE), stored.get(key, _NONE))}

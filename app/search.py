@@ -156,7 +156,7 @@ POSTGRESQL_TABLES = (SEARCH_TABLE, VOCABULARY_TABLE)
 """The index's tables on PostgreSQL."""
 Key = tuple[str, str]
 """(entity_type, entity_id) of an entry."""
-_IN_CHUNK = 500  # ids per lookup statement
+_IN_CHUNK = 500  # records read a query when the index is rebuilt
 _TEXT_COLUMNS = ("name", "body", "name_terms", "body_terms", "name_key")
 
 
@@ -316,16 +316,13 @@ def _stored_entries(
     columns = ", ".join(
         ("id", "entity_id", *_TEXT_COLUMNS) if with_id else ("entity_id", *_TEXT_COLUMNS)
     )
+    statement = (
+        f"SELECT {columns} FROM {table} WHERE entity_type = {reader.mark} "
+        "AND entity_id IN ({marks})"
+    )
     for entity, ids in by_type.items():
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            marks = ", ".join(reader.mark for _ in chunk)
-            for row in reader.query(
-                f"SELECT {columns} FROM {table} WHERE entity_type = {reader.mark} "
-                f"AND entity_id IN ({marks})",
-                [entity, *chunk],
-            ):
-                yield entity, tuple(row)
+        for row in reader.looked_up(statement, ids, [entity]):
+            yield entity, tuple(row)
 
 
 def forget(connection: sa.Connection, removal: Removal) -> None:

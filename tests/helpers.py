@@ -71,3 +71,15 @@ def drifts(url: str) -> list[str]:
 def lines_of(pieces: Iterable[bytes]) -> list[bytes]:
     """NDJSON pieces of whole lines (app.sync.export_pieces) as lines, each with its newline."""
     return b"".join(pieces).splitlines(keepends=True)
+
+
+def link_rows(
+    engine: sa.Engine, table: str, owner: str, record_id: str, *, with_id: bool = False
+) -> list[dict[str, object]]:
+    """A record's rows in a link table, by its first column (the row number, where it has
+    one: the order the API reads them in)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(f'SELECT * FROM "{table}" WHERE "{owner}" = :id ORDER BY 1'), {"id": record_id}
+        ).mappings()
+        return [{k: v for k, v in r.items() if with_id or k != "id"} for r in rows]

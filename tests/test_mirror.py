@@ -35,6 +35,7 @@ from tests.helpers import (
     drifts,
     edit_record,
     lines_of,
+    link_rows,
     read_seed_file,
     remove_record,
     write_seed_file,
@@ -436,12 +437,8 @@ def _themes_in_seeds(seeds: Path, practice_id: str) -> list[str]:
 def _themes(url: str, practice_id: str) -> list[str]:
     engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.text("SELECT theme_id FROM practice_theme WHERE practice_id = :p"),
-                {"p": practice_id},
-            )
-            return sorted(rows.scalars())
+        rows = link_rows(engine, "practice_theme", "practice_id", practice_id)
+        return sorted(str(row["theme_id"]) for row in rows)
     finally:
         engine.dispose()
 

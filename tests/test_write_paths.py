@@ -27,7 +27,7 @@ from app.record_rows import record_rows
 from app.sync import export_pieces
 from app.synth import synthesise
 from tests.conftest import MINI_SEEDS, PostgresServer
-from tests.helpers import drifts, edit_record, lines_of, remove_record
+from tests.helpers import drifts, edit_record, lines_of, link_rows, remove_record
 from tests.seed_edits import remove_item
 from tests.test_cli import SCN
 
@@ -429,7 +429,7 @@ def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, s
     engine = create_engine(database_url)
     try:
         load(engine, seeds)
-        kept_before = _link_rows(engine, "citation", "entity_id", "dti", with_id=True)
+        kept_before = link_rows(engine, "citation", "entity_id", "dti", with_id=True)
         edit_record(seeds, "cooperations.yaml", "ssp", lambda r: r["members"].reverse())
         edit_record(
             seeds,
@@ -443,11 +443,11 @@ def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, s
         result = load(engine, seeds)
         assert result.updated == 3
 
-        members = _link_rows(engine, "cooperation_member", "cooperation_id", "ssp")
+        members = link_rows(engine, "cooperation_member", "cooperation_id", "ssp")
         assert [row["sector"] for row in members] == ["police", "social services", "schools"]
         shown = _document(engine, "cooperation", "ssp")["members"]
         assert [member["sector"] for member in shown] == ["police", "social services", "schools"]
-        partners = _link_rows(
+        partners = link_rows(
             engine,
             "practice_organisation",
             "practice_id",
@@ -459,7 +459,7 @@ def test_a_reload_rewrites_link_rows_only_where_they_change(database_url: str, s
             "ministry-of-social-affairs",
             "pet",
         }
-        assert _link_rows(engine, "citation", "entity_id", "dti", with_id=True) == kept_before
+        assert link_rows(engine, "citation", "entity_id", "dti", with_id=True) == kept_before
         assert "Targeted Intervention" in str(_document(engine, "practice", "dti")["name"])
     finally:
         engine.dispose()
@@ -474,10 +474,10 @@ def test_a_link_replaced_by_another_is_written_where_the_count_stays(
     engine = create_engine(database_url)
     try:
         load(engine, seeds)
-        assert {r["theme_id"] for r in _link_rows(engine, "practice_theme", "practice_id", "vink")}
+        assert {r["theme_id"] for r in link_rows(engine, "practice_theme", "practice_id", "vink")}
         edit_record(seeds, "practices.yaml", "vink", lambda r: r.update(themes=["integration"]))
         assert load(engine, seeds).updated == 1
-        themes = _link_rows(engine, "practice_theme", "practice_id", "vink")
+        themes = link_rows(engine, "practice_theme", "practice_id", "vink")
         assert [row["theme_id"] for row in themes] == ["integration"]
         assert [t["id"] for t in _document(engine, "practice", "vink")["themes"]] == ["integration"]
     finally:
@@ -573,18 +573,6 @@ def _reverse_figures(record: dict[str, Any]) -> None:
         re.sub(r"^figures\[(\d+)\]", lambda m: f"figures[{last - int(m[1])}]", key): quote
         for key, quote in (record.get("evidence") or {}).items()
     }
-
-
-def _link_rows(
-    engine: sa.Engine, table: str, owner: str, record_id: str, *, with_id: bool = False
-) -> list[dict[str, object]]:
-    """A record's rows in a link table, by its first column (the row number, where it has
-    one: the order the API reads them in)."""
-    with engine.connect() as connection:
-        rows = connection.execute(
-            sa.text(f'SELECT * FROM "{table}" WHERE "{owner}" = :id ORDER BY 1'), {"id": record_id}
-        ).mappings()
-        return [{k: v for k, v in r.items() if with_id or k != "id"} for r in rows]
 
 
 def _document(engine: sa.Engine, entity: str, record_id: str) -> dict[str, Any]:

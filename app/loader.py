@@ -73,6 +73,7 @@ class EntityRows:
     links: dict[str, list[Row]] = field(default_factory=dict)
     _hash: str | None = field(default=None, repr=False, compare=False)
     _entry: tuple[search.Entry | None] | None = field(default=None, repr=False, compare=False)
+    _shown: dict[str, list[Row]] | None = field(default=None, repr=False, compare=False)
 
     def content_hash(self) -> str:
         """A hash of the rows (computed once: a record's rows do not change once made)."""
@@ -87,15 +88,19 @@ class EntityRows:
             self._entry = (search.entry(entity, record_id, self.row),)
         return self._entry[0]
 
+    def shown_links(self) -> dict[str, list[Row]]:
+        """The link rows by table, each list in the order the API shows it (`shown_order`),
+        sorted once for the hash and the rendering (`representation.render_held`)."""
+        if self._shown is None:
+            self._shown = {table: shown_order(table, rows) for table, rows in self.links.items()}
+        return self._shown
+
     def _compute_hash(self) -> str:
         # Link rows in the order the API shows them: a list that is only reordered is a change
         # (revision 0011). The rows as orjson's compact JSON with sorted keys, where the
         # standard library's cost four times as much: a hash was an eighth of a mirror's
         # preparing (revision 0012 moved the hashes stored before).
-        canonical = {
-            "row": self.row,
-            "links": {table: shown_order(table, rows) for table, rows in self.links.items()},
-        }
+        canonical = {"row": self.row, "links": self.shown_links()}
         return hashlib.sha256(orjson.dumps(canonical, default=str, option=_CANONICAL)).hexdigest()
 
 

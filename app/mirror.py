@@ -510,7 +510,7 @@ def _render_held(prepared: list[Prepared], records: list[dict[str, Any]]) -> Non
     for index, p in enumerate(prepared):
         by_entity.setdefault(p.entity, []).append(index)
     for entity, indexes in by_entity.items():
-        held = [(prepared[i].row_as_stored(), prepared[i].rows.links) for i in indexes]
+        held = [(prepared[i].row_as_stored(), prepared[i].rows.shown_links()) for i in indexes]
         for index, rendered in zip(indexes, representation.render_held(entity, held), strict=True):
             if rendered.v2 == orjson.dumps(records[index]):
                 rendered.packed  # noqa: B018 (packed here, not in the writing process)

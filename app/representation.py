@@ -22,7 +22,7 @@ import orjson
 import sqlalchemy as sa
 
 from app import codec, i18n
-from app.api.records import V1, V2, Context, Row, build, shown_order
+from app.api.records import V1, V2, Context, Row, build
 from app.models import ENTITIES, OWNED_LINKS, table
 
 TABLE = "representation"
@@ -118,9 +118,10 @@ def render(connection: sa.Connection, entity: str, ids: Iterable[str]) -> Iterat
 def render_held(
     entity: str, records: Sequence[tuple[Row, Mapping[str, Sequence[Row]]]]
 ) -> list[Rendered]:
-    """The representations of records held in memory (their row, and their link rows by table),
-    without a database: as `render` would make them from the same rows read back from one whose
-    order is the code points' (SQLite; PostgreSQL under the C collation). The caller makes sure
+    """The representations of records held in memory (their row, and their link rows by table,
+    each list in the order the API shows it: `EntityRows.shown_links`), without a database: as
+    `render` would make them from the same rows read back from one whose order is the code
+    points' (SQLite; PostgreSQL under the C collation). The caller makes sure
     the values are those the engine would give back (`scn mirror` checks each v2 document made
     here against the one its source sent, and renders from the database where they differ)."""
     if not records:
@@ -129,14 +130,14 @@ def render_held(
     ids = [row["id"] for row in rows]
     held: dict[tuple[str, ...], Any] = {}
     if entity != "source":  # sources cite nothing
-        citations: dict[str, list[Row]] = defaultdict(list)
+        citations: dict[str, Sequence[Row]] = defaultdict(list)
         for row, links in records:
-            citations[row["id"]] = shown_order("citation", links.get("citation", []))
+            citations[row["id"]] = links.get("citation", [])
         held[("citation", entity, *ids)] = citations
     for link_table, column in OWNED_LINKS.get(entity, ()):
-        grouped: dict[str, list[Row]] = defaultdict(list)
+        grouped: dict[str, Sequence[Row]] = defaultdict(list)
         for row, links in records:
-            grouped[row["id"]] = shown_order(link_table, links.get(link_table, []))
+            grouped[row["id"]] = links.get(link_table, [])
         held[(link_table, column, *sorted(set(ids)))] = grouped
     return render_rows(None, entity, rows, held)
 

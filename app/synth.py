@@ -616,7 +616,7 @@ def make(piece: Piece, *, render: bool, dialect: str) -> Rows:
         for link_table, link_rows in rows.links.items():
             for link in link_rows:
                 add(link_table, link)
-        held.append((row, rows.links))
+        held.append((row, rows.shown_links()))
     if render:
         for rendered in representation.render_held(entity, held):
             add(representation.TABLE, rendered.row())

@@ -21,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -155,7 +155,10 @@ def links(entity: str, record_id: str, api: str = V1) -> dict[str, str]:
     return out
 
 
-def shown_order(link_table: str, rows: Iterable[Row]) -> list[Row]:
+ShownRow = TypeVar("ShownRow", bound=Row)
+
+
+def shown_order(link_table: str, rows: Iterable[ShownRow]) -> list[ShownRow]:
     """A record's rows of `link_table` in the order its record shows them, the same on every
     engine and collation (code points, as Python sorts): by the table's key, a practice's
     figures by theirs, a citation by its source; where the key is a row number (a city's

@@ -19,8 +19,9 @@ kept in bench/var/ between runs) served by `scn serve`; then
 6. `scn mirror` catches up into each target, which must then export what the source exports;
 7. a small round (BENCH_SYNC_SMALL_SHARE, 0.0001: about a hundred changes in a million records,
    as a copy syncing every few minutes meets) and each target's catch-up of it.
-Records/s, seconds and the mirror's peak resident memory go to bench/results/sync/sync-N.json, and
-the tables between the `sync-bench` markers of docs/PERFORMANCE.md and docs/SYNC.md.
+Records/s, seconds, the mirror's peak resident memory and the CPU time of each process a mirror
+run keeps busy (`Watch`) go to bench/results/sync/sync-N.json, and the tables between the
+`sync-bench` markers of docs/PERFORMANCE.md and docs/SYNC.md.
 """
 
 import hashlib
@@ -92,22 +93,78 @@ def load_average() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
-class PeakRss:
-    """Peak resident memory (MB) of a process with the processes it started (`scn mirror`
-    prepares a large snapshot in two more), sampled every 0.1 s, and the process's own
-    high-water mark (VmHWM) read just before it is reaped."""
+class Watch:
+    """What a `scn mirror` process costs, sampled every 0.1 s while it runs: the peak resident
+    memory (MB) of it with the processes it started (`scn mirror` prepares a large snapshot or
+    catch-up in two more; its own high-water mark, VmHWM, too), and the CPU time of each
+    process of its tree, of the publisher's server and of the PostgreSQL server processes that
+    serve the copy's database (none for SQLite)."""
 
-    def __init__(self, process: subprocess.Popen[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], publisher: int, target: str) -> None:
         self.process, self.peak = process, 0.0
+        self.publisher, self.publisher_before = publisher, _cpu_seconds(publisher)
+        self.database = _database_name(target)
+        self.cpu: dict[int, float] = {}  # the most seen of each process: it only grows
+        self.backends: dict[int, float] = {}
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
 
     def _sample(self) -> None:
         while self.process.poll() is None:
             own = _status_mb(self.process.pid, "VmHWM:")
-            tree = sum(_status_mb(pid, "VmRSS:") for pid in _process_tree(self.process.pid))
-            self.peak = max(self.peak, own, tree)
+            tree = _process_tree(self.process.pid)
+            self.peak = max(self.peak, own, sum(_status_mb(pid, "VmRSS:") for pid in tree))
+            for pid in tree:
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
+            for pid in _server_processes(self.database):
+                self.backends[pid] = max(self.backends.get(pid, 0.0), _cpu_seconds(pid))
             time.sleep(0.1)
+
+    def cpu_seconds(self, tree_total: float) -> dict[str, float]:
+        """CPU-seconds by role. `tree_total`: the mirror's and its reaped children's, exact
+        (getrusage); the preparers' are sampled (each may miss its last 0.1 s), the mirror's
+        own is the rest."""
+        preparers = sum(c for pid, c in self.cpu.items() if pid != self.process.pid)
+        return {
+            "mirror": round(tree_total - preparers, 2),
+            "preparers": round(preparers, 2),
+            "publisher": round(_cpu_seconds(self.publisher) - self.publisher_before, 2),
+            "database": round(sum(self.backends.values()), 2),
+        }
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process (0 for one that has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _database_name(target: str) -> str | None:
+    return target.rsplit("/", 1)[1] if target.startswith("postgresql") else None
+
+
+def _server_processes(database: str | None) -> list[int]:
+    """The PostgreSQL server processes connected to `database` (on this machine), by their
+    process title: `postgres: <cluster>: <user> <database> <client> <state>`."""
+    if database is None:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {database} ".encode() in title:
+            found.append(int(entry.name))
+    return found
 
 
 def _status_mb(pid: int, field: str) -> float:
@@ -135,20 +192,23 @@ def _process_tree(pid: int) -> list[int]:
     return out
 
 
-def run_mirror(source: str, target: str) -> dict[str, Any]:
-    """One `scn mirror` run: its summary line, wall time and peak RSS."""
+def run_mirror(source: "Source", target: str) -> dict[str, Any]:
+    """One `scn mirror` run: its summary line, wall time, peak RSS and CPU time by process."""
     started = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(
-        [SCN, "mirror", "--source", source, "--database", target, "--batch", str(BATCH)],
+        [SCN, "mirror", "--source", source.base, "--database", target, "--batch", str(BATCH)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "SCN_PROGRESS_INTERVAL": "30"},
     )
-    rss = PeakRss(process)
+    watch = Watch(process, source.process.pid, target)
     stdout, stderr = process.communicate()
     seconds = time.monotonic() - started
-    rss.thread.join()
+    watch.thread.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tree = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if process.returncode != 0:
         raise RuntimeError(f"scn mirror failed ({process.returncode}): {stderr[-2000:]}")
     summary = stdout.strip().splitlines()[-1]
@@ -166,7 +226,8 @@ def run_mirror(source: str, target: str) -> dict[str, Any]:
         "seconds": round(seconds, 1),  # the whole process: start, schema check, run, exit
         "run_seconds": writing,  # the run itself, as the mirror's summary says
         "records_per_s": rate,
-        "peak_rss_mb": round(rss.peak, 1),
+        "peak_rss_mb": round(watch.peak, 1),
+        "cpu_seconds": watch.cpu_seconds(tree),
         "load": load_average(),
     }
 
@@ -456,7 +517,7 @@ def bench(records: int) -> dict[str, Any]:
         say(f"  {result['prepare_alone']}")
         for engine, url in targets.items():
             say(f"{records}: snapshot into {engine}")
-            result["targets"][engine] = {"snapshot": run_mirror(source.base, url)}
+            result["targets"][engine] = {"snapshot": run_mirror(source, url)}
             say(f"  {result['targets'][engine]['snapshot']}")
         since = int(httpx.get(f"{source.base}/v2/meta").json()["last_seq"])
         say(f"{records}: update round ({UPDATE_SHARE:.0%} of the records)")
@@ -489,7 +550,7 @@ def bench(records: int) -> dict[str, Any]:
 def catch_up(source: "Source", url: str, *, whole_export: bool) -> dict[str, Any]:
     """`scn mirror` into `url`, then whether the copy equals the source (with `whole_export`,
     both databases' `scn export` too)."""
-    figures = run_mirror(source.base, url)
+    figures = run_mirror(source, url)
     figures["stored_equal"] = stored_equal(source.url, url)
     if whole_export:
         figures["export_equal"] = exports_equal(source.url, url)
@@ -506,14 +567,15 @@ def report() -> str:
         def source_row(what: str, f: dict[str, Any], count: int, n: str = n) -> str:
             return (
                 f"| {n} | {what} | {count:,} | {f['seconds']} | | {f['records_per_s']:,} | "
-                f"| {f['load'][0]:.1f} |"
+                f"| | {f['load'][0]:.1f} |"
             )
 
         def mirror_row(what: str, f: dict[str, Any], n: str = n) -> str:
             run = f.get("run_seconds", f["seconds"])
             return (
                 f"| {n} | {what} | {f['records']:,} | {f['seconds']} | {run} | "
-                f"{f['records_per_s']:,} | {f['peak_rss_mb']} | {f['load'][0]:.1f} |"
+                f"{f['records_per_s']:,} | {f['peak_rss_mb']} | {cpu_per_record(f)} | "
+                f"{f['load'][0]:.1f} |"
             )
 
         rows.append(
@@ -563,10 +625,25 @@ def report() -> str:
                 what = f"**mirror catch-up of {r['small_updated']:,} changes into {engine}**"
                 rows.append(mirror_row(f"{what} ({equal})", c))
     header = (
-        "| size | what | records | s (process) | s (run) | records/s | peak RSS MB | load |\n"
-        "|---:|---|---:|---:|---:|---:|---:|---:|\n"
+        "| size | what | records | s (process) | s (run) | records/s | peak RSS MB "
+        "| CPU-µs a record | load |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|\n"
     )
     return header + "\n".join(rows) + "\n"
+
+
+def cpu_per_record(figures: dict[str, Any]) -> str:
+    """A mirror run's CPU time per record or change, by process, as the table shows it: the
+    mirror's own process, its preparing processes, the publisher's server, the PostgreSQL
+    server's processes for the copy (none for SQLite), then all of them."""
+    cpu = figures.get("cpu_seconds")
+    if cpu is None or not figures["records"]:
+        return ""  # a run from before the bench read it
+    parts = [cpu[role] / figures["records"] * 1e6 for role in CPU_ROLES]
+    return " + ".join(f"{part:,.0f}" for part in parts) + f" = {sum(parts):,.0f}"
+
+
+CPU_ROLES = ("mirror", "preparers", "publisher", "database")
 
 
 def write_report() -> None:

@@ -31,6 +31,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,6 +52,17 @@ def worktree(commit: str, folder: Path) -> Path:
             ["git", "worktree", "add", "--detach", str(path), commit], check=True, cwd=sync.ROOT
         )
     return path
+
+
+@contextmanager
+def running(code: Path) -> Iterator[None]:
+    """The processes started inside run the commit checked out in `code` (`PYTHONPATH`), with
+    this checkout's virtual environment."""
+    os.environ["PYTHONPATH"] = str(code)
+    try:
+        yield
+    finally:
+        del os.environ["PYTHONPATH"]
 
 
 def main() -> None:
@@ -80,10 +93,10 @@ def main() -> None:
     try:
         if not ready.exists():
             sync.say("snapshots (this checkout's code), then the update round")
-            sync.run_mirror(source.base, f"sqlite:///{folder / 'snapshot.sqlite3'}")
+            sync.run_mirror(source, f"sqlite:///{folder / 'snapshot.sqlite3'}")
             postgres(f'DROP DATABASE IF EXISTS "{snapshot_db}"')
             postgres(f'CREATE DATABASE "{snapshot_db}"')
-            sync.run_mirror(source.base, f"{base}/{snapshot_db}")
+            sync.run_mirror(source, f"{base}/{snapshot_db}")
             sync.update_round(source.url, source.base, sync.UPDATE_SHARE)
             ready.touch()
         for number in range(ROUNDS):
@@ -107,12 +120,8 @@ def main() -> None:
                         source.stop()
                         source = _publisher(source_file, folder, code[commit])
                     time.sleep(3)  # the copy's writes settle
-                    if SIDE == "mirror":
-                        os.environ["PYTHONPATH"] = str(code[commit])
-                    try:
-                        figures = sync.run_mirror(source.base, url)
-                    finally:
-                        os.environ.pop("PYTHONPATH", None)
+                    with running(code[commit]) if SIDE == "mirror" else nullcontext():
+                        figures = sync.run_mirror(source, url)
                     comparable = number == 0 and _revision(url) == _revision(source.url)
                     line = {
                         "round": number,
@@ -135,11 +144,8 @@ def main() -> None:
 def _publisher(source_file: Path, folder: Path, code: Path) -> sync.Source:
     """The publisher served by the code in `code`, its export streamed once in gzip as a mirror
     asks for it (what that code keeps of it, it keeps now, as after any mirror's first run)."""
-    os.environ["PYTHONPATH"] = str(code)
-    try:
+    with running(code):
         source = sync.Source(f"sqlite:///{source_file}", folder)
-    finally:
-        del os.environ["PYTHONPATH"]
     sync.stream_export(source.base)
     return source
 

@@ -637,13 +637,18 @@ def cpu_per_record(figures: dict[str, Any]) -> str:
     mirror's own process, its preparing processes, the publisher's server, the PostgreSQL
     server's processes for the copy (none for SQLite), then all of them."""
     cpu = figures.get("cpu_seconds")
-    if cpu is None or not figures["records"]:
+    if cpu is None:
         return ""  # a run from before the bench read it
+    if figures["records"] < PER_RECORD_FROM:
+        return f"{sum(cpu.values()):.1f} CPU-s in all"
     parts = [cpu[role] / figures["records"] * 1e6 for role in CPU_ROLES]
     return " + ".join(f"{part:,.0f}" for part in parts) + f" = {sum(parts):,.0f}"
 
 
 CPU_ROLES = ("mirror", "preparers", "publisher", "database")
+PER_RECORD_FROM = 1_000
+"""Records from which a run's CPU time is shown per record: below, the mirror's start (imports,
+the schema check: most of a second) is most of it."""
 
 
 def write_report() -> None:

@@ -121,9 +121,9 @@ def render_held(
     """The representations of records held in memory (their row, and their link rows by table,
     each list in the order the API shows it: `EntityRows.shown_links`), without a database: as
     `render` would make them from the same rows read back from one whose order is the code
-    points' (SQLite; PostgreSQL under the C collation). The caller makes sure
-    the values are those the engine would give back (`scn mirror` checks each v2 document made
-    here against the one its source sent, and renders from the database where they differ)."""
+    points' (SQLite; PostgreSQL under the C collation). The caller makes sure the values are
+    those the engine would give back (`scn mirror` checks each v2 document made here against
+    the one its source sent, and renders from the database where they differ)."""
     if not records:
         return []
     rows = [row for row, _ in records]
